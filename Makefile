@@ -1,0 +1,43 @@
+# `make book` builds the site into _build/html; `make test` runs every test.
+# Both first (re)create .venv from requirements.txt when it is missing or older.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: book test lab release grade bench lint clean
+
+$(STAMP): requirements.txt pyproject.toml
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lab: $(STAMP)
+	$(BIN)/python -m cnn_course.lab
+
+release: $(STAMP)
+	$(BIN)/python -m cnn_course.release
+
+# make grade ASSIGNMENT=01_convolution SUBMISSIONS=path/to.zip OUT=grading-out
+grade: $(STAMP)
+	$(BIN)/cnn-course grade --assignment $(ASSIGNMENT) --submissions $(SUBMISSIONS) --out $(OUT)
+
+bench: $(STAMP)
+	$(BIN)/python bench/conv.py
+	$(BIN)/python bench/exercises.py
+	$(BIN)/python bench/book.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check cnn_course tests bench
+	$(BIN)/ruff format --check cnn_course tests bench
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis
