@@ -96,10 +96,9 @@ def _check_conv(x, weight, bias, stride, padding, dilation, groups,
 
 
 def _pad(x, pads, value=0.0):
-    (t, b), (l, r) = pads
-    if t == b == l == r == 0:
+    if pads == ((0, 0), (0, 0)):
         return x
-    return np.pad(x, ((0, 0), (0, 0), (t, b), (l, r)), constant_values=value)
+    return np.pad(x, ((0, 0), (0, 0), *pads), constant_values=value)
 
 
 # ---------------------------------------------------------------- 4-D
@@ -285,9 +284,9 @@ def correlate2d_naive(image, kernel, stride=1, padding=0):
 
 def _as_torch_padding(pads):
     """Turn checked (before, after) pairs back into an argument for conv2d."""
-    (t, b), (l, r) = pads
-    if t == b and l == r:
-        return (t, l)
+    (top, bottom), (left, right) = pads
+    if top == bottom and left == right:
+        return (top, left)
     return "same"  # the only asymmetric padding this module produces
 
 
