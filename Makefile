@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: book test lab release grade bench lint clean
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
