@@ -1,0 +1,109 @@
+"""Fixtures shared between test modules.
+
+The book: ``book_build`` builds the site once per test session, with the flags
+of ``make book``, into a temporary folder (``--path-output``), so that tests
+never touch the developer's ``_build`` or its execution cache. Both
+``test_book.py`` and ``test_browser.py`` use it; a fresh clone needs nothing
+built beforehand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# The flags of the `book` target in the Makefile (test_book.py checks that
+# the two agree).
+BOOK_BUILD_FLAGS = ("--warningiserror", "--nitpick", "--keep-going")
+
+# A cold build executes every chapter; far more than that means a hang.
+BOOK_BUILD_TIMEOUT_S = 1800
+
+
+@dataclasses.dataclass(frozen=True)
+class BookBuild:
+    """The result of one ``jupyter-book build``."""
+
+    source: Path
+    output: Path
+    returncode: int
+    log: str
+    seconds: float
+
+    @property
+    def html(self) -> Path:
+        return self.output / "_build" / "html"
+
+    def log_excerpt(self, lines: int = 80) -> str:
+        """Every warning or error line of the log, then its last lines."""
+        all_lines = self.log.splitlines()
+        flagged = [
+            line
+            for line in all_lines
+            if "WARNING" in line or "ERROR" in line or "Error" in line
+        ]
+        return "\n".join(
+            ["--- warnings and errors ---", *flagged, "--- end of log ---"]
+            + all_lines[-lines:]
+        )
+
+
+def jupyter_book_command() -> list[str]:
+    """The jupyter-book executable of the interpreter running the tests."""
+    exe = Path(sys.executable).with_name("jupyter-book")
+    if not exe.exists():
+        raise FileNotFoundError(
+            f"jupyter-book not found beside {sys.executable}; "
+            "run the tests with the project's .venv (make test)"
+        )
+    return [str(exe)]
+
+
+def build_book(
+    source: Path, output: Path, *extra: str, timeout: float = BOOK_BUILD_TIMEOUT_S
+) -> BookBuild:
+    """Build the book in ``source`` into ``output/_build`` and return the result."""
+    cmd = [
+        *jupyter_book_command(),
+        "build",
+        str(source),
+        "--path-output",
+        str(output),
+        *BOOK_BUILD_FLAGS,
+        *extra,
+    ]
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            cmd,
+            cwd=source,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(
+            f"`{' '.join(cmd)}` did not finish within {timeout:.0f} s; "
+            f"its output so far:\n{exc.stdout or ''}{exc.stderr or ''}"
+        )
+    return BookBuild(
+        source=source,
+        output=output,
+        returncode=proc.returncode,
+        log=proc.stdout + proc.stderr,
+        seconds=time.perf_counter() - start,
+    )
+
+
+@pytest.fixture(scope="session")
+def book_build(tmp_path_factory: pytest.TempPathFactory) -> BookBuild:
+    """The course book, built once per session from a fresh cache."""
+    return build_book(REPO, tmp_path_factory.mktemp("book"))

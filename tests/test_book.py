@@ -1,0 +1,430 @@
+"""The book builds warning-free, has every page of its toc and works offline.
+
+The build itself is the session fixture ``book_build`` (tests/conftest.py):
+``jupyter-book build`` with the flags of ``make book``, into a temporary
+folder, from a fresh execution cache.
+
+What "works offline" means here, checked statically in the HTML (the browser
+test, tests/test_browser.py, checks what a browser really requests):
+no ``<script src>``, ``<link href>``, ``<img src>``, ``<iframe>``, ``<source>``,
+``<video>``, ``<audio>``, ``<embed>``, ``<object>`` or ``srcset`` points to
+another host, and no stylesheet imports or loads a font from one. Links in the
+prose (``<a href>``) to papers or documentation elsewhere are allowed: a
+reader follows them on purpose, and the page does not need them to work.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from functools import cache
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import yaml
+from bs4 import BeautifulSoup
+from conftest import BOOK_BUILD_FLAGS, REPO, BookBuild, build_book
+
+NOTES = REPO.parent / "shared" / "notes" / "cnn-basics-notes.ko.txt"
+
+# Pages Sphinx writes besides those of the toc.
+GENERATED_PAGES = {"index", "genindex", "search"}
+
+# Attributes through which a page loads something by itself.
+LOADING_ATTRIBUTES = {
+    "script": ("src",),
+    "link": ("href",),
+    "img": ("src", "srcset"),
+    "iframe": ("src",),
+    "frame": ("src",),
+    "source": ("src", "srcset"),
+    "video": ("src", "poster"),
+    "audio": ("src",),
+    "track": ("src",),
+    "embed": ("src",),
+    "object": ("data",),
+    "input": ("src",),
+}
+
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
+def toc_files() -> list[str]:
+    """Every page named in _toc.yml (root first), without suffix."""
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
+    files = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                files.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk({k: v for k, v in toc.items() if k != "root"})
+    return files
+
+
+def html_pages(html: Path) -> list[Path]:
+    return sorted(p for p in html.rglob("*.html") if "_static" not in p.parts)
+
+
+@cache
+def soup(path: Path) -> BeautifulSoup:
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def is_off_site(url: str) -> bool:
+    """True for a URL that names another host (or any host at all)."""
+    url = url.strip()
+    if url.startswith("//"):
+        return True
+    scheme = urlsplit(url).scheme.lower()
+    return scheme not in ("", "data", "blob", "about", "javascript", "mailto")
+
+
+def off_site_loads(page: Path) -> list[str]:
+    found = []
+    for tag, attributes in LOADING_ATTRIBUTES.items():
+        for element in soup(page).find_all(tag):
+            for attribute in attributes:
+                value = element.get(attribute)
+                if not value:
+                    continue
+                urls = (
+                    [part.split()[0] for part in value.split(",") if part.strip()]
+                    if attribute == "srcset"
+                    else [value]
+                )
+                found += [
+                    f"<{tag} {attribute}={url!r}>" for url in urls if is_off_site(url)
+                ]
+    for element in soup(page).find_all(style=True):
+        found += [
+            f"inline style url({url})"
+            for url in re.findall(r"url\(\s*['\"]?([^'\")]+)", element["style"])
+            if is_off_site(url)
+        ]
+    for element in soup(page).find_all("style"):
+        found += [
+            f"<style> url({url})"
+            for url in re.findall(r"url\(\s*['\"]?([^'\")]+)", element.get_text())
+            if is_off_site(url)
+        ]
+    return found
+
+
+def require_built(build: BookBuild) -> None:
+    if not (build.html / "index.html").exists():
+        pytest.fail(f"the book was not built at all:\n{build.log_excerpt()}")
+
+
+# --- fast checks of the configuration ------------------------------------
+
+
+def test_make_book_builds_with_warnings_as_errors():
+    """Check that `make book` uses the flags the tests build with."""
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    match = re.search(r"^book:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
+    assert match, "the Makefile has no `book` target"
+    recipe = match.group(1)
+    assert "jupyter-book build ." in recipe
+    for flag in BOOK_BUILD_FLAGS:
+        assert flag in recipe, f"`make book` does not pass {flag}"
+
+
+def test_config_keeps_the_site_offline_and_sources_private():
+    """Check the settings the offline and privacy requirements rest on."""
+    config = yaml.safe_load((REPO / "_config.yml").read_text(encoding="utf-8"))
+    sphinx = config["sphinx"]["config"]
+    assert config["only_build_toc_files"] is True
+    assert config["execute"]["execute_notebooks"] == "cache"
+    assert config["execute"]["allow_errors"] is False
+    assert sphinx["html_copy_source"] is False
+    assert not is_off_site(sphinx["mathjax_path"])
+    mathjax = REPO / "book" / "_static" / sphinx["mathjax_path"]
+    assert mathjax.is_file(), f"{mathjax} is missing"
+    assert "sphinx_thebe" not in sphinx["extensions"]
+    assert "sphinx.ext.intersphinx" not in sphinx["extensions"]
+    assert not config["launch_buttons"]["thebe"]
+    for service in ("binderhub_url", "jupyterhub_url", "colab_url", "deepnote_url"):
+        assert not config["launch_buttons"][service], service
+
+
+def test_every_toc_entry_has_a_source_page():
+    """Check that each _toc.yml entry names an existing .md or .ipynb file."""
+    missing = [
+        name
+        for name in toc_files()
+        if not any((REPO / f"{name}{ext}").is_file() for ext in (".md", ".ipynb"))
+    ]
+    assert not missing, f"_toc.yml names pages that do not exist: {missing}"
+
+
+def test_glossary_quotes_the_notes_word_for_word():
+    """Check that every word the glossary attributes to the notes is in them."""
+    if not NOTES.is_file():
+        pytest.skip(f"the Korean notes are not at {NOTES}")
+    notes = " ".join(NOTES.read_text(encoding="utf-8").split())
+    glossary = (REPO / "book" / "glossary.md").read_text(encoding="utf-8")
+    # Each "*In the notes:*" paragraph, up to the next blank line.
+    paragraphs = re.findall(r"\*In the notes:\*(.*?)(?:\n\s*\n|\n:::)", glossary, re.S)
+    quotes = [q for p in paragraphs for q in re.findall(r"\"([^\"]+)\"", p)]
+    assert len(quotes) >= 20, f"only {len(quotes)} quotations found; format changed?"
+    not_in_notes = [q for q in quotes if " ".join(q.split()) not in notes]
+    assert not not_in_notes, (
+        f"quoted as the notes' words but not in them: {not_in_notes}"
+    )
+
+
+# --- the real build -------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_book_builds_with_no_warning(book_build: BookBuild):
+    """Check that the book builds with warnings as errors and exits 0."""
+    assert book_build.returncode == 0, (
+        f"jupyter-book exited {book_build.returncode}:\n{book_build.log_excerpt()}"
+    )
+    assert "build succeeded" in book_build.log
+
+
+@pytest.mark.slow
+def test_every_toc_entry_has_its_html_page(book_build: BookBuild):
+    """Check that each _toc.yml entry became a page of the site."""
+    require_built(book_build)
+    missing = [n for n in toc_files() if not (book_build.html / f"{n}.html").is_file()]
+    assert not missing, f"no HTML page for: {missing}"
+
+
+@pytest.mark.slow
+def test_only_toc_pages_are_built(book_build: BookBuild):
+    """Check that nothing outside the toc (exercises, README, ...) became a page."""
+    require_built(book_build)
+    built = {
+        p.relative_to(book_build.html).with_suffix("").as_posix()
+        for p in html_pages(book_build.html)
+    }
+    extra = built - set(toc_files()) - GENERATED_PAGES
+    assert not extra, f"pages built that are not in _toc.yml: {sorted(extra)}"
+
+
+@pytest.mark.slow
+def test_no_page_loads_anything_from_another_host(book_build: BookBuild):
+    """Check every script, stylesheet, image and frame of every page is local."""
+    require_built(book_build)
+    pages = html_pages(book_build.html)
+    assert len(pages) >= len(toc_files())
+    problems = {
+        p.relative_to(book_build.html).as_posix(): off_site_loads(p) for p in pages
+    }
+    problems = {page: found for page, found in problems.items() if found}
+    assert not problems, f"pages that load from another host: {problems}"
+
+
+@pytest.mark.slow
+def test_no_stylesheet_loads_anything_from_another_host(book_build: BookBuild):
+    """Check that no CSS file imports a stylesheet or font from another host."""
+    require_built(book_build)
+    sheets = list((book_build.html / "_static").rglob("*.css"))
+    assert sheets
+    problems = []
+    for sheet in sheets:
+        text = sheet.read_text(encoding="utf-8", errors="replace")
+        text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)  # comments may cite URLs
+        urls = re.findall(r"url\(\s*['\"]?([^'\")]+)", text)
+        urls += re.findall(r"@import\s+['\"]([^'\"]+)", text)
+        problems += [f"{sheet.name}: {u}" for u in urls if is_off_site(u)]
+    assert not problems
+
+
+@pytest.mark.slow
+def test_page_sources_are_not_published(book_build: BookBuild):
+    """Check that html_copy_source is off: no _sources folder, no links to it."""
+    require_built(book_build)
+    assert not (book_build.html / "_sources").exists()
+    linking = [
+        p.name
+        for p in html_pages(book_build.html)
+        if soup(p).select('a[href*="_sources/"]')
+    ]
+    assert not linking, f"pages linking to page sources: {linking}"
+
+
+@pytest.mark.slow
+def test_math_is_typeset_by_the_copy_of_mathjax_in_the_site(book_build: BookBuild):
+    """Check that every page with math loads MathJax from the site itself."""
+    require_built(book_build)
+    glossary = book_build.html / "book" / "glossary.html"
+    assert soup(glossary).select(".math"), "the glossary should contain math"
+    for page in html_pages(book_build.html):
+        if not soup(page).select(".math"):
+            continue
+        scripts = [
+            s["src"]
+            for s in soup(page).find_all("script", src=True)
+            if "mathjax" in s["src"].lower()
+        ]
+        assert len(scripts) == 1, f"{page.name}: MathJax scripts {scripts}"
+        local = (page.parent / urlsplit(scripts[0]).path).resolve()
+        assert local.is_file(), f"{page.name} loads MathJax from {scripts[0]}, missing"
+    fonts = list((book_build.html / "_static" / "mathjax").rglob("*.woff"))
+    assert len(fonts) >= 20, "MathJax's CommonHTML fonts are not in the site"
+
+
+@pytest.mark.slow
+def test_every_download_link_has_its_file(book_build: BookBuild):
+    """Check that each {download} link points to a file Sphinx copied."""
+    require_built(book_build)
+    missing = []
+    for page in html_pages(book_build.html):
+        for a in soup(page).select('a[href*="_downloads/"]'):
+            target = page.parent / unquote(urlsplit(a["href"]).path)
+            if not target.is_file():
+                missing.append(f"{page.name}: {a['href']}")
+    assert not missing, f"download links with no file: {missing}"
+
+
+@pytest.mark.slow
+def test_glossary_gives_english_and_korean_terms(book_build: BookBuild):
+    """Check every glossary entry has an English and a Korean term."""
+    require_built(book_build)
+    glossary = soup(book_build.html / "book" / "glossary.html")
+    (dl,) = glossary.select("dl.glossary")
+    entries, terms = [], []
+    for child in dl.find_all(["dt", "dd"], recursive=False):
+        if child.name == "dt":
+            terms.append(child.get_text(" ", strip=True).rstrip("#").strip())
+        else:
+            entries.append(terms)
+            terms = []
+    assert len(entries) >= 20
+    for entry in entries:
+        assert any(HANGUL.search(t) for t in entry), f"no Korean term: {entry}"
+        assert any(re.search("[A-Za-z]", t) for t in entry), f"no English: {entry}"
+    all_terms = {t for entry in entries for t in entry}
+    expected = {
+        "컨볼루션", "합성곱", "커널", "필터", "채널", "파라미터", "편향",
+        "스트라이드", "패딩", "풀링", "특징 맵", "완전 연결 층", "일반화",
+    }  # fmt: skip
+    assert expected <= all_terms, f"missing terms: {expected - all_terms}"
+
+
+@pytest.mark.slow
+def test_execution_cache_is_reused_when_the_book_is_rebuilt(book_build: BookBuild):
+    """Check that a rebuild of every page runs no notebook again."""
+    require_built(book_build)
+    rebuild = build_book(book_build.source, book_build.output, "--all")
+    assert rebuild.returncode == 0, rebuild.log_excerpt()
+    chapters = [n for n in toc_files() if re.match(r"book/\d\d_", n)]
+    assert len(chapters) == 6
+    assert "Executing notebook" not in rebuild.log, rebuild.log_excerpt()
+    for chapter in chapters:
+        assert f"{chapter}.md: Using cached notebook" in rebuild.log, chapter
+
+
+# --- small books that exercise one property of the configuration ----------
+
+
+def nb_json(source: str) -> str:
+    """A minimal valid notebook (nbformat 4.5) with one code cell."""
+    return json.dumps(
+        {
+            "cells": [
+                {
+                    "cell_type": "code",
+                    "execution_count": None,
+                    "id": "c0",
+                    "metadata": {},
+                    "outputs": [],
+                    "source": source,
+                }
+            ],
+            "metadata": {
+                "kernelspec": {
+                    "display_name": "Python 3",
+                    "language": "python",
+                    "name": "python3",
+                }
+            },
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+    )
+
+
+MYST_HEADER = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+"""
+
+
+def small_book(root: Path, page: str) -> Path:
+    """A book with the course's own _config.yml, an intro and one page."""
+    root.mkdir(parents=True)
+    shutil.copy(REPO / "_config.yml", root / "_config.yml")
+    shutil.copytree(REPO / "book" / "_static", root / "book" / "_static")
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/page\n",
+        encoding="utf-8",
+    )
+    (root / "book" / "intro.md").write_text("# Intro\n\nHello.\n", encoding="utf-8")
+    (root / "book" / "page.md").write_text(page, encoding="utf-8")
+    return root
+
+
+@pytest.mark.slow
+def test_a_cell_that_raises_fails_the_build(tmp_path: Path):
+    """Check that a chapter cell raising an error makes the build exit nonzero."""
+    src = small_book(
+        tmp_path / "src",
+        MYST_HEADER
+        + "# Page\n\n```{code-cell} ipython3\n"
+        + 'raise ValueError("this cell fails on purpose")\n```\n',
+    )
+    build = build_book(src, tmp_path / "out")
+    assert build.returncode != 0, build.log_excerpt()
+    assert "this cell fails on purpose" in build.log
+
+
+@pytest.mark.slow
+def test_a_broken_reference_fails_the_build(tmp_path: Path):
+    """Check that a Sphinx warning (an unknown glossary term) fails the build."""
+    src = small_book(tmp_path / "src", "# Page\n\nA {term}`no such term`.\n")
+    build = build_book(src, tmp_path / "out")
+    assert build.returncode != 0, build.log_excerpt()
+    assert "no such term" in build.log
+
+
+@pytest.mark.slow
+def test_download_role_publishes_an_exercise_notebook(tmp_path: Path):
+    """Check {download} copies a notebook from the excluded exercises/ folder."""
+    src = small_book(
+        tmp_path / "src",
+        "# Page\n\n{download}`The exercise "
+        "<../exercises/01_convolution/01_convolution.ipynb>`\n",
+    )
+    notebook = src / "exercises" / "01_convolution" / "01_convolution.ipynb"
+    notebook.parent.mkdir(parents=True)
+    notebook.write_text(nb_json("x = 1"), encoding="utf-8")
+    build = build_book(src, tmp_path / "out")
+    assert build.returncode == 0, build.log_excerpt()
+    page = build.html / "book" / "page.html"
+    (link,) = soup(page).select('a[href*="_downloads/"]')
+    copied = page.parent / unquote(urlsplit(link["href"]).path)
+    assert copied.name == "01_convolution.ipynb"
+    assert copied.read_bytes() == notebook.read_bytes()
+    # The notebook is published as a file, never built as a page.
+    assert not list(build.html.rglob("exercises/**/*.html"))
