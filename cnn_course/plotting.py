@@ -332,3 +332,494 @@ def filter_gallery(image, kernels, border="edge", ncols=2, size=3.0,
                    title=name.replace("_", " "))
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------- chapters 3 and 4: layers, pooling, models
+# Appended by the chapter 3 and 4 writer; the names join __all__ below.
+
+_FILTER_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red",
+                   "tab:purple", "tab:brown", "tab:pink", "tab:olive")
+
+
+def show_channel_sum(x, weight, bias=0.0, fmt=None):
+    """Draw one filter on a multi-channel input: one map per channel, summed.
+
+    Row ``c`` shows input channel ``x[c]``, the filter's channel
+    ``weight[c]`` and their cross-correlation; the panel on the right is
+    the sum of those maps plus the bias, which is the filter's one output
+    channel (what :func:`cnn_course.conv2d` computes for it).
+
+    Parameters
+    ----------
+    x : ndarray, shape (C_in, H, W)
+        One input, small enough to print its numbers (up to about 6x6).
+    weight : ndarray, shape (C_in, kH, kW)
+        One filter: as many channels as the input.
+    bias : float, default 0.0
+    fmt : str, optional
+        Format of the numbers, as in :func:`show_matrix`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Its last axes hold the output map.
+
+    Raises
+    ------
+    ValueError
+        If ``weight`` does not have as many channels as ``x``.
+    """
+    import numbers
+
+    import matplotlib.pyplot as plt
+
+    from ._checks import _describe
+    from .conv import conv2d
+
+    x = check_array("x", x, 3, "(C_in, H, W)")
+    weight = check_array("weight", weight, 3, "(C_in, kH, kW)")
+    if isinstance(bias, bool) or not isinstance(bias, numbers.Real):
+        raise TypeError(f"`bias` must be a number, got {_describe(bias)}")
+    if weight.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"`weight` must have one channel per channel of `x`: `x` has "
+            f"{x.shape[0]}, `weight` of shape {weight.shape} has "
+            f"{weight.shape[0]}"
+        )
+    c_in, h, w = x.shape
+    _, kh, kw = weight.shape
+    partial = [correlate2d(x[c], weight[c]) for c in range(c_in)]
+    out = conv2d(x[None], weight[None], np.array([float(bias)]))[0, 0]
+    oh, ow = out.shape
+    widths = [w, kw, ow, ow]
+    fig = plt.figure(figsize=(0.5 * sum(widths) + 3.5,
+                              (0.5 * max(h, kh) + 0.8) * c_in + 0.6))
+    grid = fig.add_gridspec(c_in, 4, width_ratios=widths, wspace=0.35)
+    for c in range(c_in):
+        show_matrix(x[c], ax=fig.add_subplot(grid[c, 0]), fmt=fmt,
+                    title=f"input channel {c}")
+        show_matrix(weight[c], ax=fig.add_subplot(grid[c, 1]), cmap="Greens",
+                    fmt=fmt, title=f"filter channel {c}")
+        show_matrix(partial[c], ax=fig.add_subplot(grid[c, 2]), cmap="Purples",
+                    fmt=fmt, title=f"channel {c} map")
+    out_ax = fig.add_subplot(grid[:, 3])
+    show_matrix(out, ax=out_ax, cmap="Oranges", fmt=fmt,
+                title=f"sum of the {c_in} maps\n+ bias {float(bias):g}")
+    out_ax.set_anchor("C")
+    return fig
+
+
+def _sheets(ax, x, y, width, height, count, colours, step=(0.18, 0.14),
+            max_drawn=8):
+    """A stack of ``count`` sheets, front one lowest-left; returns its top."""
+    from matplotlib.patches import Rectangle
+
+    drawn = min(count, max_drawn)
+    for i in reversed(range(drawn)):
+        ax.add_patch(Rectangle(
+            (x + i * step[0], y + i * step[1]), width, height,
+            facecolor=colours[i % len(colours)], edgecolor="black",
+            linewidth=0.8, alpha=0.9, zorder=10 - i / max_drawn,
+        ))
+    return y + (drawn - 1) * step[1] + height, x + (drawn - 1) * step[0] + width
+
+
+def draw_conv_layer(in_channels, out_channels, kernel_size, size, stride=1,
+                    padding=0, ax=None, max_drawn=6):
+    """A schematic of one convolutional layer: input, filters, maps, output.
+
+    From left to right: the input as ``C_in`` stacked sheets; the ``C_out``
+    filters, each a stack of ``C_in`` small sheets in its own colour; the
+    one-channel map each filter makes, in the same colour; and those maps
+    stacked into the output, ``C_out`` sheets deep. Sizes are to scale; the
+    output size comes from :func:`cnn_course.output_size`.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size, size : int
+        Kernel side ``k`` and input side ``H = W``.
+    stride, padding : int, default 1 and 0
+    ax : matplotlib.axes.Axes, optional
+    max_drawn : int, default 6
+        At most this many filters (and sheets a stack) are drawn; the
+        labels always give the true counts.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax.out_size`` holds the output side.
+    """
+    from matplotlib.patches import FancyArrowPatch
+
+    from ._checks import check_int
+    from .shapes import output_size
+
+    c_in = check_int("in_channels", in_channels, 1)
+    c_out = check_int("out_channels", out_channels, 1)
+    k = check_int("kernel_size", kernel_size, 1)
+    n = check_int("size", size, 1)
+    max_drawn = check_int("max_drawn", max_drawn, 1)
+    m = output_size(n, k, stride, padding)
+    ax = _axes(ax, figsize=(10, 4.5))
+    colours = _FILTER_COLOURS
+    shown = min(c_out, max_drawn)
+    depth_in = min(c_in, max_drawn)
+    step = (0.18, 0.14)
+    # One row per drawn filter; each row is tall enough for its filter
+    # stack and its map.
+    unit = min(2.4 / max(n, m), 0.9 / max(m, 1))
+    k_side, m_side = k * unit, m * unit
+    row_h = max(k_side + step[1] * (depth_in - 1), m_side) + 0.3
+    rows_top = shown * row_h
+    centre = rows_top / 2
+
+    def arrow(start, end, colour="black", scale=12):
+        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>",
+                                     mutation_scale=scale, color=colour,
+                                     linewidth=1.2))
+
+    # input
+    in_y = centre - n * unit / 2
+    in_top, in_right = _sheets(ax, 0, in_y, n * unit, n * unit, c_in,
+                               ["#dddddd"], step=step, max_drawn=max_drawn)
+    ax.text(0, in_y - 0.15, f"input\n{c_in} × {n} × {n}", ha="left", va="top",
+            fontsize=10)
+    # filters and their maps, one row each
+    fx = in_right + 1.0
+    f_right = fx + k_side + step[0] * (depth_in - 1)
+    mx = f_right + 0.9
+    for f in range(shown):
+        mid = rows_top - (f + 0.5) * row_h
+        colour = colours[f % len(colours)]
+        _sheets(ax, fx, mid - (k_side + step[1] * (depth_in - 1)) / 2, k_side,
+                k_side, c_in, [colour], step=step, max_drawn=max_drawn)
+        _sheets(ax, mx, mid - m_side / 2, m_side, m_side, 1, [colour])
+        arrow((f_right + 0.08, mid), (mx - 0.08, mid), colour)
+    more = "" if c_out <= max_drawn else f", first {shown} drawn"
+    ax.text(fx, -0.15, f"{c_out} filters\neach {c_in} × {k} × {k}{more}",
+            ha="left", va="top", fontsize=10)
+    ax.text(mx, -0.15, f"{c_out} maps\neach {m} × {m}", ha="left", va="top",
+            fontsize=10)
+    arrow((in_right + 0.1, centre), (fx - 0.15, centre), scale=15)
+    # the maps stacked: the output
+    ox = mx + m_side + 1.1
+    out_y = centre - m_side / 2
+    _, out_right = _sheets(ax, ox, out_y, m_side, m_side, c_out,
+                           [colours[f % len(colours)] for f in range(c_out)],
+                           step=step, max_drawn=max_drawn)
+    arrow((mx + m_side + 0.1, centre), (ox - 0.15, centre), scale=15)
+    ax.text((mx + m_side + ox) / 2, centre + 0.12, "stack", ha="center",
+            va="bottom", fontsize=9)
+    ax.text(ox, out_y - 0.15, f"output\n{c_out} × {m} × {m}", ha="left",
+            va="top", fontsize=10)
+    ax.set_xlim(-0.2, max(out_right, ox + 1.5) + 0.2)
+    ax.set_ylim(min(-0.75, in_y - 0.75), max(rows_top, in_top) + 0.1)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.out_size = m
+    return ax
+
+
+def _colour_matrix(ax, matrix, colours, fmt=None, bold=None, title=None):
+    """Cells filled with the given RGBA colours and their numbers written in."""
+    matrix = np.asarray(matrix, dtype=float)
+    if fmt is None:
+        fmt = "{:.0f}" if np.all(matrix == np.round(matrix)) else "{:.2f}"
+    ax.imshow(colours)
+    for (i, j), value in np.ndenumerate(matrix):
+        ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=10,
+                fontweight="bold" if bold is not None and bold[i, j] else None)
+    ax.set_xticks(np.arange(-0.5, matrix.shape[1]), minor=True)
+    ax.set_yticks(np.arange(-0.5, matrix.shape[0]), minor=True)
+    ax.grid(which="minor", color="white", linewidth=1.5)
+    ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def show_pooling(x, kernel_size=2, stride=None, fmt=None):
+    """Max and average pooling of one small map, windows in matching colours.
+
+    Left: the input, each pooling window tinted in its own colour (and
+    outlined, since windows overlap when the stride is smaller than the
+    kernel), the largest value of each window in bold. Middle and right:
+    :func:`cnn_course.max_pool2d` and :func:`cnn_course.avg_pool2d` of it,
+    each output cell in the colour of its window.
+
+    Parameters
+    ----------
+    x : ndarray, shape (H, W)
+    kernel_size : int, default 2
+    stride : int, optional
+        Defaults to ``kernel_size``, as in PyTorch.
+    fmt : str, optional
+        Format of the numbers; integers print without decimals.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Three axes: input, max-pooled, average-pooled.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgba
+    from matplotlib.patches import Rectangle
+
+    from ._checks import check_int
+    from .pooling import avg_pool2d, max_pool2d
+
+    x = check_array("x", x, 2, "(H, W)")
+    k = check_int("kernel_size", kernel_size, 1)
+    s = k if stride is None else check_int("stride", stride, 1)
+    pooled_max = max_pool2d(x[None, None], k, s)[0, 0]
+    pooled_avg = avg_pool2d(x[None, None], k, s)[0, 0]
+    oh, ow = pooled_max.shape
+    palette = [to_rgba(c, 0.35) for c in _FILTER_COLOURS]
+    in_rgba = np.ones(x.shape + (4,))
+    out_rgba = np.ones((oh, ow, 4))
+    bold = np.zeros(x.shape, dtype=bool)
+    for i in range(oh):
+        for j in range(ow):
+            colour = palette[(i * ow + j) % len(palette)]
+            out_rgba[i, j] = colour
+            window = in_rgba[i * s: i * s + k, j * s: j * s + k]
+            blank = (window == 1).all(axis=-1)  # first window to reach a cell
+            window[blank] = colour
+            patch = x[i * s: i * s + k, j * s: j * s + k]
+            u, v = np.unravel_index(np.argmax(patch), patch.shape)
+            bold[i * s + u, j * s + v] = True
+    h, w = x.shape
+    fig, axes = plt.subplots(
+        1, 3, figsize=(0.55 * (w + 2 * ow) + 2.5, 0.55 * h + 1.2),
+        gridspec_kw={"width_ratios": [w, ow, ow]},
+    )
+    _colour_matrix(axes[0], x, in_rgba, fmt=fmt, bold=bold,
+                   title=f"input {h}×{w}")
+    if s < k:  # overlapping windows: outline each one as well
+        for i in range(oh):
+            for j in range(ow):
+                axes[0].add_patch(Rectangle(
+                    (j * s - 0.45, i * s - 0.45), k - 0.1, k - 0.1, fill=False,
+                    edgecolor=_FILTER_COLOURS[(i * ow + j) % 8], linewidth=1.5))
+    _colour_matrix(axes[1], pooled_max, out_rgba, fmt=fmt,
+                   title=f"max pool\n{k}×{k}, stride {s}")
+    _colour_matrix(axes[2], pooled_avg, out_rgba, fmt=fmt,
+                   title=f"average pool\n{k}×{k}, stride {s}")
+    for ax in axes[1:]:
+        ax.set_anchor("C")
+    fig.tight_layout()
+    return fig
+
+
+_ROLE_COLOURS = {"Conv2d": "#9ecae1", "MaxPool2d": "#c6dbef",
+                 "AvgPool2d": "#c6dbef", "ReLU": "#eeeeee",
+                 "Flatten": "#eeeeee", "Linear": "#fdae6b"}
+
+
+def draw_architecture(rows, ax=None, title=None):
+    """Boxes for the layers of a network, left to right, with their shapes.
+
+    Each box gives a layer's kind, output shape and parameter count;
+    convolutions and pooling are blue, dense layers orange, layers without
+    parameters pale. Brackets below group the layers up to the last
+    convolution or pooling layer as "feature extraction" and the dense
+    layers as "decision".
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows with ``name``, ``kind``, ``output_shape`` and ``params``, as
+        in ``cnn_course.summary(model, input_shape).rows``.
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One box (``FancyBboxPatch`` in ``ax.patches``) per row.
+    """
+    from matplotlib.patches import FancyBboxPatch
+
+    if isinstance(rows, (str, bytes)) or not hasattr(rows, "__iter__"):
+        raise TypeError(
+            "`rows` must be a list of dicts with keys name, kind, "
+            f"output_shape, params, got {type(rows).__name__}"
+        )
+    rows = list(rows)
+    keys = {"name", "kind", "output_shape", "params"}
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or not keys <= set(row):
+            raise ValueError(
+                f"`rows[{i}]` must be a dict with keys name, kind, "
+                f"output_shape, params, got {row!r}"
+            )
+    if not rows:
+        raise ValueError("`rows` must hold at least one layer, got none")
+    ax = _axes(ax, figsize=(1.25 * len(rows) + 0.5, 2.6))
+    width, step = 1.0, 1.25
+    for i, row in enumerate(rows):
+        x0 = i * step
+        ax.add_patch(FancyBboxPatch(
+            (x0, 0), width, 1.4, boxstyle="round,pad=0.02,rounding_size=0.08",
+            facecolor=_ROLE_COLOURS.get(row["kind"], "#eeeeee"),
+            edgecolor="#555555"))
+        shape = "×".join(str(d) for d in row["output_shape"])
+        params = f"{row['params']:,}\nparams" if row["params"] else "no\nparams"
+        ax.text(x0 + width / 2, 1.15, row["kind"], ha="center", va="center",
+                fontsize=8.5, fontweight="bold")
+        ax.text(x0 + width / 2, 0.75, shape, ha="center", va="center",
+                fontsize=8.5)
+        ax.text(x0 + width / 2, 0.3, params, ha="center", va="center",
+                fontsize=8, color="#333333")
+        if i:
+            ax.annotate("", (x0, 0.7), (x0 - step + width, 0.7),
+                        arrowprops={"arrowstyle": "-|>", "color": "#555555"})
+    features = [i for i, r in enumerate(rows)
+                if r["kind"].startswith(("Conv", "MaxPool", "AvgPool",
+                                         "AdaptiveAvgPool", "AdaptiveMaxPool"))]
+    dense = [i for i, r in enumerate(rows) if r["kind"] == "Linear"]
+    for members, label, colour in ((features, "feature extraction", "tab:blue"),
+                                   (dense, "decision", "tab:orange")):
+        if not members:
+            continue
+        lo, hi = min(members) * step, max(members) * step + width
+        ax.plot([lo, lo, hi, hi], [-0.15, -0.3, -0.3, -0.15], color=colour,
+                linewidth=1.5)
+        ax.text((lo + hi) / 2, -0.4, label, ha="center", va="top",
+                color=colour, fontsize=10)
+    ax.set_xlim(-0.1, (len(rows) - 1) * step + width + 0.1)
+    ax.set_ylim(-0.8, 1.5)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def show_feature_maps(maps, titles=None, ncols=8, size=1.3, cmap="magma"):
+    """A grid of small images, one per channel of a feature map.
+
+    Each map gets its own colour scale (dark: low, bright: high), so the
+    pattern of every channel shows even when their ranges differ.
+
+    Parameters
+    ----------
+    maps : ndarray, shape (C, H, W)
+    titles : list of str, optional
+        One per channel; ``"channel c"`` by default.
+    ncols : int, default 8
+    size : float, default 1.3
+        Side of one image in inches.
+    cmap : str, default "magma"
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per channel, each holding one image.
+    """
+    import matplotlib.pyplot as plt
+
+    from ._checks import check_int
+
+    maps = check_array("maps", maps, 3, "(C, H, W)")
+    ncols = check_int("ncols", ncols, 1)
+    c = maps.shape[0]
+    if titles is None:
+        titles = [f"channel {i}" for i in range(c)]
+    if len(titles) != c:
+        raise ValueError(
+            f"`titles` must have one entry per channel ({c}), got {len(titles)}"
+        )
+    ncols = min(ncols, c)
+    nrows = -(-c // ncols)
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False,
+                             figsize=(size * ncols, (size + 0.3) * nrows))
+    for ax in axes.ravel()[c:]:
+        fig.delaxes(ax)
+    for i in range(c):
+        show_image(maps[i], ax=axes.flat[i], cmap=cmap, title=titles[i])
+        axes.flat[i].title.set_fontsize(9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_model_accuracies(rows, ax=None, title=None):
+    """Each model's accuracy on the test set and on the test set moved.
+
+    One line per model, parameter count in its label: a filled dot for the
+    plain test set, a hollow one for the same images moved by one pixel,
+    joined so the drop shows; error bars give the sample standard deviation
+    over seeds when there are several.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows with ``model``, ``params``, ``test_acc`` and ``shifted_acc``
+        (lists of shares between 0 and 1, one per seed), as
+        :func:`cnn_course.digits.compare` returns.
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax.means`` holds ``(test, shifted)`` mean accuracies in per cent,
+        one pair per model, top to bottom.
+    """
+    from matplotlib.lines import Line2D
+
+    if isinstance(rows, (str, bytes)) or not hasattr(rows, "__iter__"):
+        raise TypeError(
+            "`rows` must be a list of dicts with keys model, params, test_acc, "
+            f"shifted_acc, got {type(rows).__name__}"
+        )
+    rows = list(rows)
+    keys = {"model", "params", "test_acc", "shifted_acc"}
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or not keys <= set(row):
+            raise ValueError(
+                f"`rows[{i}]` must be a dict with keys model, params, "
+                f"test_acc, shifted_acc, got {row!r}"
+            )
+    ax = _axes(ax, figsize=(7, 0.6 * len(rows) + 1.4))
+    y = np.arange(len(rows))[::-1]
+    means = []
+    for yi, row in zip(y, rows, strict=True):
+        colour = "tab:blue" if "CNN" in row["model"] else "tab:orange"
+        pair = []
+        for key, face in (("test_acc", colour), ("shifted_acc", "white")):
+            values = 100 * np.asarray(row[key], dtype=float)
+            err = values.std(ddof=1) if len(values) > 1 else 0.0
+            ax.errorbar(values.mean(), yi, xerr=err, fmt="o", markersize=8,
+                        color=colour, markerfacecolor=face, capsize=3,
+                        zorder=3)
+            pair.append(float(values.mean()))
+        ax.plot(pair, [yi, yi], color=colour, linewidth=1, alpha=0.6, zorder=2)
+        means.append(tuple(pair))
+    ax.set_yticks(y, [f"{r['model']}\n{r['params']:,} parameters" for r in rows])
+    ax.set_ylim(y[-1] - 0.6, y[0] + 0.6)
+    ax.set_xlabel("accuracy (%)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(handles=[
+        Line2D([], [], marker="o", linestyle="", color="grey",
+               label="test set"),
+        Line2D([], [], marker="o", linestyle="", color="grey",
+               markerfacecolor="white", label="test set moved by one pixel"),
+    ], loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, fontsize=9,
+        frameon=False)
+    ax.means = means
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+__all__ += [
+    "draw_architecture",
+    "draw_conv_layer",
+    "plot_model_accuracies",
+    "show_channel_sum",
+    "show_feature_maps",
+    "show_pooling",
+]

@@ -100,3 +100,131 @@ def test_filter_gallery_draws_each_kernels_result_as_torch_computes_it():
 def test_filter_gallery_rejects_an_empty_kernel_dict():
     with pytest.raises(TypeError, match="`kernels` must be a non-empty dict"):
         plotting.filter_gallery(np.zeros((4, 4)), {})
+
+
+# ------------------------------------------- chapters 3 and 4: layers, pooling, models
+
+
+def test_show_channel_sum_writes_torchs_output_for_the_filter():
+    import torch
+    import torch.nn.functional as F
+
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 4, (3, 4, 4)).astype(float)
+    w = rng.integers(-1, 2, (3, 2, 2)).astype(float)
+    fig = plotting.show_channel_sum(x, w, bias=2.0)
+    expected = F.conv2d(torch.as_tensor(x)[None], torch.as_tensor(w)[None],
+                        torch.tensor([2.0], dtype=torch.float64))[0, 0].numpy()
+    out_ax = fig.axes[-1]
+    assert [t.get_text() for t in out_ax.texts] == [
+        f"{v:.0f}" for v in expected.ravel()
+    ]
+    # Each channel's own map: the correlation of that channel alone.
+    for c in range(3):
+        partial = F.conv2d(torch.as_tensor(x[c])[None, None],
+                           torch.as_tensor(w[c])[None, None])[0, 0].numpy()
+        assert [t.get_text() for t in fig.axes[3 * c + 2].texts] == [
+            f"{v:.0f}" for v in partial.ravel()
+        ]
+
+
+def test_show_channel_sum_rejects_a_filter_with_the_wrong_channel_count():
+    with pytest.raises(ValueError, match="`weight` must have one channel per "
+                                         "channel of `x`: `x` has 3"):
+        plotting.show_channel_sum(np.zeros((3, 4, 4)), np.zeros((2, 2, 2)))
+
+
+def test_draw_conv_layer_draws_one_sheet_per_channel_and_torchs_output_size():
+    import torch
+
+    ax = plotting.draw_conv_layer(3, 4, 3, 6, stride=1, padding=0)
+    out = torch.nn.Conv2d(3, 4, 3)(torch.zeros(1, 3, 6, 6))
+    assert ax.out_size == out.shape[-1]
+    # input 3 sheets; 4 filters of 3 sheets and their 4 maps; output 4 sheets
+    assert len(ax.patches) - 6 == 3 + 4 * 3 + 4 + 4  # 6 arrows
+    labels = " ".join(t.get_text() for t in ax.texts)
+    assert f"output\n4 × {out.shape[-1]} × {out.shape[-1]}" in labels
+    assert "4 filters\neach 3 × 3 × 3" in labels
+
+
+def test_draw_conv_layer_caps_what_it_draws_but_not_its_labels():
+    ax = plotting.draw_conv_layer(64, 128, 3, 8, padding=1, max_drawn=4)
+    labels = " ".join(t.get_text() for t in ax.texts)
+    assert "128 filters\neach 64 × 3 × 3, first 4 drawn" in labels
+    assert "output\n128 × 8 × 8" in labels
+    with pytest.raises(ValueError, match="`kernel_size` must be a positive"):
+        plotting.draw_conv_layer(3, 4, 0, 6)
+
+
+@pytest.mark.parametrize(("size", "k", "s"), [(4, 2, None), (5, 3, 2), (6, 2, 1)])
+def test_show_pooling_writes_torchs_max_and_average(size, k, s):
+    import torch
+    import torch.nn.functional as F
+
+    x = np.random.default_rng(size).integers(0, 10, (size, size)).astype(float)
+    fig = plotting.show_pooling(x, k, s)
+    t = torch.as_tensor(x)[None, None]
+    for ax, pooled in zip(fig.axes[1:], (F.max_pool2d(t, k, s),
+                                         F.avg_pool2d(t, k, s)), strict=True):
+        fmt = "{:.0f}" if torch.equal(pooled, pooled.round()) else "{:.2f}"
+        assert [tx.get_text() for tx in ax.texts] == [
+            fmt.format(v) for v in pooled[0, 0].numpy().ravel()
+        ]
+    # The largest value of each window is printed in bold.
+    bold = [tx.get_text() for tx in fig.axes[0].texts
+            if tx.get_fontweight() == "bold"]
+    maxima = F.max_pool2d(t, k, s).flatten().tolist()
+    assert {float(b) for b in bold} == set(maxima)
+    assert len(bold) <= len(maxima)  # overlapping windows may share a maximum
+
+
+def test_draw_architecture_boxes_every_layer_with_its_parameters():
+    import torch
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(),
+                              torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+                              torch.nn.Linear(4 * 3 * 3, 10))
+    rows = cc.summary(net, (1, 1, 8, 8)).rows
+    ax = plotting.draw_architecture(rows)
+    assert len(ax.patches) == len(net)
+    texts = [t.get_text() for t in ax.texts]
+    for module in net:
+        n = sum(p.numel() for p in module.parameters())
+        assert (f"{n:,}\nparams" if n else "no\nparams") in texts
+    assert "4×3×3" in texts and "36" in texts  # pooled 6x6 -> 3x3, flattened
+    assert "feature extraction" in texts and "decision" in texts
+
+
+def test_draw_architecture_names_rows_without_the_needed_keys():
+    with pytest.raises(ValueError, match=r"`rows\[0\]` must be a dict with keys"):
+        plotting.draw_architecture([{"name": "conv"}])
+    with pytest.raises(ValueError, match="`rows` must hold at least one layer"):
+        plotting.draw_architecture([])
+
+
+def test_show_feature_maps_draws_one_image_per_channel():
+    maps = np.random.default_rng(0).random((5, 4, 4))
+    fig = plotting.show_feature_maps(maps, ncols=3)
+    assert len(fig.axes) == 5
+    for c, ax in enumerate(fig.axes):
+        np.testing.assert_array_equal(ax.images[0].get_array(), maps[c])
+        assert ax.get_title() == f"channel {c}"
+    with pytest.raises(ValueError, match="`titles` must have one entry per "
+                                         "channel"):
+        plotting.show_feature_maps(maps, titles=["a"])
+
+
+def test_plot_model_accuracies_places_each_mean_in_per_cent():
+    rows = [
+        {"model": "CNN", "params": 1898, "test_acc": [0.9, 1.0],
+         "shifted_acc": [0.5, 0.7]},
+        {"model": "MLP", "params": 17226, "test_acc": [0.95],
+         "shifted_acc": [0.4]},
+    ]
+    ax = plotting.plot_model_accuracies(rows)
+    assert ax.means == [(pytest.approx(95.0), pytest.approx(60.0)),
+                        (pytest.approx(95.0), pytest.approx(40.0))]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["CNN\n1,898 parameters", "MLP\n17,226 parameters"]
+    with pytest.raises(ValueError, match=r"`rows\[0\]` must be a dict"):
+        plotting.plot_model_accuracies([{"model": "CNN"}])
