@@ -75,6 +75,8 @@ __all__ = [
     "assert_int",
     "assert_number",
     "assert_shape",
+    "warnings_to_stdout",
+    "ShortTracebacks",
 ]
 
 #: Every guard failure message starts with this.
@@ -658,3 +660,67 @@ def assert_shape(
     if value != expected:
         hint = _hint_for(value, mistakes, lambda a, b: a == tuple(b))
         raise AssertionError(f"{what} should be {expected}, got {value}.{hint}")
+
+
+# --------------------------------------------------------------------------
+# nbgrader plumbing.
+
+
+def warnings_to_stdout() -> None:
+    """Print Python warnings on stdout instead of stderr, in this process.
+
+    nbgrader fails a test cell that writes anything to stderr, and
+    ``nbgrader validate`` (the students' Validate button) has no setting to
+    let warnings through. The notebooks' setup cell calls this so that a
+    PyTorch or NumPy warning is still shown but does not fail a test.
+    (Autograde also drops warning-only stderr, see ``nbgrader_config.py``.)
+
+    Examples
+    --------
+    >>> import contextlib, io, warnings
+    >>> out = io.StringIO()
+    >>> with warnings.catch_warnings(), contextlib.redirect_stdout(out):
+    ...     warnings_to_stdout()
+    ...     warnings.warn("careful")
+    >>> "UserWarning: careful" in out.getvalue()
+    True
+    """
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = warnings.formatwarning(message, category, filename, lineno, line)
+        sys.stdout.write(text)
+
+    warnings.showwarning = show
+
+
+def _short_tracebacks_class():
+    from nbconvert.preprocessors import Preprocessor
+
+    class ShortTracebacks(Preprocessor):
+        """Cut each error output's traceback down to ``Name: message``.
+
+        A traceback quotes the code around the failing line, which in a
+        hidden test is the hidden test itself. Used by ``GenerateFeedback``
+        in ``nbgrader_config.py``; the hidden tests' messages are written to
+        be read alone.
+        """
+
+        def preprocess_cell(self, cell, resources, index):
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    output["traceback"] = [
+                        f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
+                    ]
+            return cell, resources
+
+    return ShortTracebacks
+
+
+def __getattr__(name: str):
+    # nbconvert is imported only when nbgrader asks for the preprocessor.
+    if name == "ShortTracebacks":
+        cls = _short_tracebacks_class()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
