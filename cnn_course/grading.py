@@ -76,8 +76,10 @@ __all__ = [
     "assert_number",
     "assert_shape",
     "warnings_to_stdout",
-    "ShortTracebacks",
 ]
+# ``ShortTracebacks`` (an nbconvert preprocessor for nbgrader's feedback) is
+# also public; it is built on first access so that importing this module
+# does not import nbconvert.
 
 #: Every guard failure message starts with this.
 PREFIX = "GUARD:"

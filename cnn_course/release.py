@@ -50,7 +50,9 @@ def assignments(root: Path = ROOT) -> list[str]:
     """
     source = Path(root) / "solutions"
     return sorted(
-        d.name for d in source.iterdir() if d.is_dir() and (d / f"{d.name}.ipynb").is_file()
+        d.name
+        for d in source.iterdir()
+        if d.is_dir() and (d / f"{d.name}.ipynb").is_file()
     )
 
 
@@ -99,7 +101,9 @@ def leaks(notebook: dict) -> list[str]:
     return found
 
 
-def generate(out: Path, root: Path = ROOT, names: list[str] | None = None) -> list[Path]:
+def generate(
+    out: Path, root: Path = ROOT, names: list[str] | None = None
+) -> list[Path]:
     """Generate the student notebooks of ``names`` (default: all) into ``out``.
 
     Returns the paths written, ``out/NAME/NAME.ipynb``. Raises
