@@ -213,11 +213,12 @@ def show_stamp(image, kernel, i, j, stride=1, padding=0, fmt=None):
     is_pad[ph: ph + image.shape[0], pw: pw + image.shape[1]] = False
     kh, kw = kernel.shape
     window = padded[i * sh: i * sh + kh, j * sw: j * sw + kw]
-    products = window * kernel
+    products = window * kernel + 0.0  # + 0.0: no "-0" where a zero meets a minus
     done = np.arange(out.size).reshape(out.shape) <= i * ow + j
     widths = [padded.shape[1], kw, kw, max(ow, 2)]
+    height = max(padded.shape[0], oh)
     fig, axes = plt.subplots(
-        1, 4, figsize=(0.5 * sum(widths) + 3, 0.5 * max(padded.shape[0], oh) + 1.6),
+        1, 4, figsize=(0.42 * sum(widths) + 2.4, 0.42 * height + 1.1),
         gridspec_kw={"width_ratios": widths},
     )
     show_matrix(padded, ax=axes[0], grey=is_pad, fmt=fmt,
@@ -228,6 +229,7 @@ def show_stamp(image, kernel, i, j, stride=1, padding=0, fmt=None):
     show_matrix(np.where(done, out, np.nan), ax=axes[3], cmap="Oranges",
                 fmt=fmt, highlight=(i, j, 1, 1), title=f"output {oh}×{ow}")
     fig.suptitle(f"output[{i}, {j}] = sum of the products = {out[i, j]:g}")
+    fig.tight_layout(w_pad=2.0)
     return fig
 
 
