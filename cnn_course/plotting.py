@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_array, check_pair
+from ._checks import check_array, check_int, check_pair
 from .conv import correlate2d
 
 __all__ = [
     "show_image",
     "show_matrix",
     "animate_correlation",
+    "plot_coverage",
+    "plot_output_sizes",
+    "plot_layer_params",
+    "plot_param_split",
+    "animation_html",
     "show_stamp",
     "show_kernel",
     "filter_gallery",
@@ -157,6 +162,255 @@ def animate_correlation(image, kernel, stride=1, padding=0, interval=700):
                          repeat=True)
     plt.close(fig)  # the animation keeps the figure; do not show it twice
     return anim
+
+
+# ------------------------------------------- stride, padding and AlexNet
+
+
+def _coverage_1d(n, k, s, p, d):
+    """How many kernel taps read each cell of a padded axis of length n + 2p."""
+    from .shapes import output_size
+
+    counts = np.zeros(n + 2 * p, dtype=int)
+    for i in range(output_size(n, k, s, p, d)):  # each window position
+        start = i * s
+        counts[start: start + d * (k - 1) + 1: d] += 1  # each of its k taps
+    return counts
+
+
+def plot_coverage(n, kernel_size, stride=1, padding=0, dilation=1, ax=None,
+                  title=None):
+    """Show how many windows read each input cell; cells never read stand out.
+
+    Each cell of the (padded) input gets the number of times a kernel tap
+    lands on it as the kernel slides. Padding is grey. Input cells that no
+    window ever reads -- the rows and columns dropped when ``stride`` does
+    not divide the input evenly -- are hatched red.
+
+    Parameters
+    ----------
+    n : int or (int, int)
+        Input height and width.
+    kernel_size, stride, padding, dilation : int or (int, int)
+        As in :func:`cnn_course.conv2d`.
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax.coverage`` holds the counts, shape (H + 2p, W + 2p).
+
+    Examples
+    --------
+    >>> ax = plot_coverage(6, 3, stride=2)  # (6 - 3) / 2 is not whole
+    >>> ax.coverage[-1].tolist()  # the last row is never read
+    [0, 0, 0, 0, 0, 0]
+    """
+    from matplotlib.patches import Rectangle
+
+    from .shapes import output_size
+
+    h, w = check_pair("n", n, 1)
+    kh, kw = check_pair("kernel_size", kernel_size, 1)
+    sh, sw = check_pair("stride", stride, 1)
+    ph, pw = check_pair("padding", padding, 0)
+    dh, dw = check_pair("dilation", dilation, 1)
+    output_size(h, kh, sh, ph, dh)  # raises a clear error when nothing fits
+    output_size(w, kw, sw, pw, dw)
+    counts = np.outer(_coverage_1d(h, kh, sh, ph, dh),
+                      _coverage_1d(w, kw, sw, pw, dw))
+    is_pad = np.ones(counts.shape, dtype=bool)
+    is_pad[ph: ph + h, pw: pw + w] = False
+    ax = show_matrix(counts, ax=ax, grey=is_pad, cmap="Blues", title=title)
+    for (i, j), c in np.ndenumerate(counts):
+        if c == 0 and not is_pad[i, j]:
+            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
+                                   hatch="///", edgecolor="crimson",
+                                   linewidth=0))
+    ax.coverage = counts
+    return ax
+
+
+def plot_output_sizes(kernel_size, stride, n_max, padding=0, ax=None):
+    """Output size against input size: the plain fraction, floor and ceil.
+
+    Draws, for inputs ``n`` from the smallest that fits up to ``n_max``, the
+    fraction ``(n + 2p - k) / s + 1`` as dots, the floor that convolution
+    and default pooling use, and the ceiling that ``ceil_mode=True`` uses
+    (with PyTorch's rule that a window may not start in the right padding).
+
+    Parameters
+    ----------
+    kernel_size, stride : int
+    n_max : int
+        Largest input size drawn.
+    padding : int, default 0
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Its three lines, in order: fraction, floor, ceil.
+    """
+    from .shapes import output_size
+
+    k = check_int("kernel_size", kernel_size, 1)
+    s = check_int("stride", stride, 1)
+    p = check_int("padding", padding, 0)
+    first = max(k - 2 * p, 1)
+    n_max = check_int("n_max", n_max, first)
+    ax = _axes(ax, figsize=(6, 3.5))
+    n = np.arange(first, n_max + 1)
+    fraction = (n + 2 * p - k) / s + 1
+    floor = [output_size(int(i), k, s, p) for i in n]
+    ceil = [output_size(int(i), k, s, p, ceil_mode=True) for i in n]
+    ax.plot(n, fraction, "o", color="grey", markersize=4,
+            label=r"$(n + 2p - k)/s + 1$")
+    ax.step(n, floor, where="post", color="tab:blue", linewidth=2,
+            label="floor (convolution, pooling)")
+    ax.step(n, ceil, where="post", color="tab:orange", linewidth=1.5,
+            linestyle="--", label="ceil_mode=True (pooling)")
+    ax.set_xlabel("input size $n$")
+    ax.set_ylabel("output size")
+    ax.set_title(f"kernel {k}, stride {s}, padding {p}")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=9)
+    return ax
+
+
+def _millions(ax):
+    """Label the x axis in millions of parameters."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.xaxis.set_major_formatter(FuncFormatter(
+        lambda x, _: f"{x / 1e6:g} M" if x else "0"))
+    ax.set_xlabel("parameters")
+
+
+_KIND_COLOURS = {"conv": "tab:blue", "linear": "tab:orange"}
+_KIND_LABELS = {"conv": "convolution", "linear": "dense (fully connected)"}
+
+
+def _check_rows(rows):
+    if isinstance(rows, (str, bytes)) or not hasattr(rows, "__iter__"):
+        raise TypeError(
+            "`rows` must be a list of dicts with keys name, kind, params, "
+            f"got {type(rows).__name__}"
+        )
+    rows = list(rows)
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or not {"name", "kind", "params"} <= set(row):
+            raise ValueError(
+                f"`rows[{i}]` must be a dict with keys name, kind, params, "
+                f"got {row!r}"
+            )
+    return [r for r in rows if r["params"]]
+
+
+def plot_layer_params(rows, ax=None, title=None):
+    """One horizontal bar per layer that has parameters, coloured by kind.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows with ``name``, ``kind`` and ``params``, such as
+        :func:`cnn_course.alexnet.layer_table` returns; layers without
+        parameters are left out.
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One bar (``ax.patches``) per layer, top to bottom in network order,
+        each labelled with its count.
+    """
+    from matplotlib.patches import Patch
+
+    rows = _check_rows(rows)
+    ax = _axes(ax, figsize=(7, 0.45 * len(rows) + 1))
+    names = [r["name"] for r in rows]
+    counts = [r["params"] for r in rows]
+    colours = [_KIND_COLOURS.get(r["kind"], "tab:grey") for r in rows]
+    y = np.arange(len(rows))[::-1]
+    ax.barh(y, counts, color=colours)
+    top = max(counts)
+    for yi, c in zip(y, counts, strict=True):
+        ax.text(c + top * 0.01, yi, f"{c:,}", va="center", fontsize=9)
+    ax.set_yticks(y, names)
+    ax.set_xlim(0, top * 1.3)
+    _millions(ax)
+    handles = [
+        Patch(color=_KIND_COLOURS.get(kind, "tab:grey"),
+              label=_KIND_LABELS.get(kind, kind))
+        for kind in dict.fromkeys(r["kind"] for r in rows)
+    ]
+    ax.legend(handles=handles, loc="lower right", fontsize=9)
+    ax.spines[["top", "right"]].set_visible(False)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_param_split(splits, ax=None, title=None):
+    """Stacked bars: parameters in convolution against dense layers.
+
+    Parameters
+    ----------
+    splits : dict
+        ``{label: {"conv": int, "linear": int}}``, one bar per label, such
+        as ``{v: cnn_course.alexnet.split(v) for v in ("paper",
+        "torchvision")}``.
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Two bars (conv, then dense) per label in ``ax.patches``, each
+        labelled with its share of the label's total.
+    """
+    if not isinstance(splits, dict) or not splits:
+        raise TypeError(
+            "`splits` must be a non-empty dict {label: {'conv': int, "
+            f"'linear': int}}, got {type(splits).__name__}"
+        )
+    for label, parts in splits.items():
+        if not isinstance(parts, dict) or set(parts) != {"conv", "linear"}:
+            raise ValueError(
+                f"`splits[{label!r}]` must be a dict with keys 'conv' and "
+                f"'linear', got {parts!r}"
+            )
+    ax = _axes(ax, figsize=(7, 0.8 * len(splits) + 1.2))
+    labels = list(splits)
+    y = np.arange(len(labels))[::-1]
+    for yi, label in zip(y, labels, strict=True):
+        parts = splits[label]
+        total = parts["conv"] + parts["linear"]
+        left = 0
+        for kind in ("conv", "linear"):
+            width = parts[kind]
+            ax.barh(yi, width, left=left, height=0.5, color=_KIND_COLOURS[kind],
+                    label=_KIND_LABELS[kind] if yi == y[0] else None)
+            share = 100 * width / total
+            text = f"{_KIND_LABELS[kind].split()[0]}: {width:,} ({share:.1f} %)"
+            if share > 30:  # room inside the bar
+                ax.text(left + width / 2, yi, text, ha="center", va="center",
+                        fontsize=9, color="white")
+            else:  # a thin bar: label it above its start
+                ax.text(left, yi + 0.3, text, ha="left", va="bottom",
+                        fontsize=9)
+            left += width
+    ax.set_yticks(y, labels)
+    ax.set_ylim(y[-1] - 0.5, y[0] + 0.9)
+    _millions(ax)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2,
+              fontsize=9, frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    if title:
+        ax.set_title(title)
+    return ax
 
 
 # ------------------------------------------------ chapters 1 and 2: stamps, filters
@@ -825,3 +1079,35 @@ __all__ += [
     "show_feature_maps",
     "show_pooling",
 ]
+
+
+def animation_html(anim, default_mode="loop"):
+    """An animation as HTML that plays offline and fetches nothing.
+
+    ``anim.to_jshtml()`` embeds every frame, but its first line links Font
+    Awesome's stylesheet from a CDN for the icons of the play buttons. This
+    drops that link, so a page built from it makes no request to another
+    host; the book's theme provides the icons itself.
+
+    Parameters
+    ----------
+    anim : matplotlib.animation.Animation
+        Such as :func:`animate_correlation` returns.
+    default_mode : {"loop", "once", "reflect"}
+
+    Returns
+    -------
+    str
+        Show it with ``IPython.display.HTML(animation_html(anim))``.
+    """
+    import re
+
+    from matplotlib.animation import Animation
+
+    if not isinstance(anim, Animation):
+        raise TypeError(
+            "`anim` must be a matplotlib Animation, such as "
+            f"animate_correlation returns, got {type(anim).__name__}"
+        )
+    html = anim.to_jshtml(default_mode=default_mode)
+    return re.sub(r"<link[^>]*?https?://[^>]*>\s*", "", html)

@@ -102,6 +102,114 @@ def test_filter_gallery_rejects_an_empty_kernel_dict():
         plotting.filter_gallery(np.zeros((4, 4)), {})
 
 
+# ------------------------------------------- stride, padding and AlexNet
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def _taps_per_cell(n, k, s, p, d):
+    """Oracle: d sum(conv(x, ones)) / dx counts the taps reading each cell."""
+    x = torch.zeros(1, 1, n + 2 * p, n + 2 * p, dtype=torch.float64,
+                    requires_grad=True)
+    w = torch.ones(1, 1, k, k, dtype=torch.float64)
+    F.conv2d(x, w, stride=s, dilation=d).sum().backward()
+    return x.grad[0, 0].numpy()
+
+
+@pytest.mark.parametrize("n, k, s, p, d", [
+    (6, 3, 2, 0, 1), (6, 3, 2, 1, 1), (7, 3, 1, 0, 2), (8, 3, 3, 1, 1),
+    (5, 2, 2, 0, 1), (9, 3, 2, 2, 2), (4, 4, 1, 0, 1),
+])
+def test_coverage_counts_equal_the_gradient_torch_computes(n, k, s, p, d):
+    ax = plotting.plot_coverage(n, k, stride=s, padding=p, dilation=d)
+    np.testing.assert_array_equal(ax.coverage, _taps_per_cell(n, k, s, p, d))
+    # The numbers written in the cells are those counts.
+    shown = [int(t.get_text()) for t in ax.texts]
+    assert shown == ax.coverage.ravel().tolist()
+
+
+def test_coverage_hatches_exactly_the_input_cells_no_window_reads():
+    from matplotlib.patches import Rectangle
+
+    for n, k, s, p in [(6, 3, 2, 0), (8, 3, 3, 1), (7, 3, 2, 0)]:
+        ax = plotting.plot_coverage(n, k, stride=s, padding=p)
+        taps = _taps_per_cell(n, k, s, p, 1)[p: p + n, p: p + n]
+        hatched = [r for r in ax.patches
+                   if isinstance(r, Rectangle) and r.get_hatch()]
+        assert len(hatched) == int((taps == 0).sum())
+    # (6 - 3) / 2 leaves the last row and column unread: 6 + 6 - 1 cells.
+    ax = plotting.plot_coverage(6, 3, stride=2)
+    assert len([r for r in ax.patches if r.get_hatch()]) == 11
+
+
+def test_coverage_names_the_kernel_when_it_does_not_fit():
+    with pytest.raises(ValueError, match="`kernel_size` 5"):
+        plotting.plot_coverage(3, 5)
+
+
+@pytest.mark.parametrize("k, s, p", [(3, 2, 0), (3, 2, 1), (2, 3, 1), (5, 4, 2)])
+def test_output_size_lines_match_the_shapes_torch_produces(k, s, p):
+    ax = plotting.plot_output_sizes(k, s, 17, padding=p)
+    fraction, floor, ceil = ax.get_lines()
+    ns = fraction.get_xdata()
+    for n, f, fl, ce in zip(ns, fraction.get_ydata(), floor.get_ydata(),
+                            ceil.get_ydata(), strict=True):
+        x = torch.zeros(1, 1, int(n), int(n))
+        conv = F.conv2d(x, torch.zeros(1, 1, k, k), stride=s, padding=p)
+        pool = F.max_pool2d(x, k, s, p, ceil_mode=True)
+        assert fl == conv.shape[-1]
+        assert ce == pool.shape[-1]
+        assert f == pytest.approx((n + 2 * p - k) / s + 1)
+
+
+@pytest.fixture(scope="module")
+def alexnets():
+    return {v: cc.alexnet.build(v) for v in cc.alexnet.VARIANTS}
+
+
+def test_layer_bars_are_the_parameter_counts_of_the_built_model(alexnets):
+    for variant, model in alexnets.items():
+        ax = plotting.plot_layer_params(cc.alexnet.layer_table(variant))
+        labels = [t.get_text() for t in ax.get_yticklabels()]
+        bars = list(ax.patches)
+        counted = {
+            name: sum(q.numel() for q in getattr(model, name).parameters())
+            for name in labels
+        }
+        # Top to bottom: the first label sits on the highest bar.
+        widths = [b.get_width() for b in sorted(bars, key=lambda b: -b.get_y())]
+        assert widths == [counted[name] for name in labels]
+        assert sum(widths) == sum(q.numel() for q in model.parameters())
+
+
+def test_split_bars_add_up_to_each_models_conv_and_dense_parameters(alexnets):
+    splits = {v: cc.alexnet.split(v) for v in alexnets}
+    ax = plotting.plot_param_split(splits)
+    bars = [b.get_width() for b in ax.patches]
+    expected = []
+    for model in alexnets.values():
+        for kind in (torch.nn.Conv2d, torch.nn.Linear):
+            expected.append(sum(q.numel() for m in model.modules()
+                                if isinstance(m, kind) for q in m.parameters()))
+    assert bars == expected
+
+
+def test_split_rejects_a_dict_without_conv_and_linear():
+    with pytest.raises(ValueError, match=r"`splits\['a'\]`"):
+        plotting.plot_param_split({"a": {"conv": 1}})
+    with pytest.raises(TypeError, match="`splits`"):
+        plotting.plot_param_split([1, 2])
+
+
 # ------------------------------------------- chapters 3 and 4: layers, pooling, models
 
 
@@ -228,3 +336,19 @@ def test_plot_model_accuracies_places_each_mean_in_per_cent():
     assert labels == ["CNN\n1,898 parameters", "MLP\n17,226 parameters"]
     with pytest.raises(ValueError, match=r"`rows\[0\]` must be a dict"):
         plotting.plot_model_accuracies([{"model": "CNN"}])
+
+
+def test_animation_html_embeds_every_frame_and_links_nothing_off_site():
+    image = np.arange(16.0).reshape(4, 4)
+    anim = plotting.animate_correlation(image, np.ones((2, 2)), stride=2)
+    assert "https://" in anim.to_jshtml()  # matplotlib's own links a CDN
+    html = plotting.animation_html(anim)
+    assert "http://" not in html and "https://" not in html
+    assert "<link" not in html
+    frames = cc.output_size(4, 2, stride=2) ** 2
+    assert html.count("data:image/png;base64") == frames
+
+
+def test_animation_html_names_a_wrong_argument():
+    with pytest.raises(TypeError, match="`anim`"):
+        plotting.animation_html("<html>")
