@@ -76,6 +76,7 @@ __all__ = [
     "assert_number",
     "assert_shape",
     "warnings_to_stdout",
+    "check_untouched",
 ]
 # ``ShortTracebacks`` (an nbconvert preprocessor for nbgrader's feedback) is
 # also public; it is built on first access so that importing this module
@@ -93,6 +94,76 @@ _THIS_FILE = os.path.abspath(__file__)
 
 class GuardError(AssertionError):
     """A task called a routine that does its work (message starts ``GUARD:``)."""
+
+
+# --------------------------------------------------------------------------
+# The names the hidden tests rely on, as they were when this module was
+# first imported (the notebooks import it in their locked first cell, before
+# any student code runs).
+
+_WATCHED_MODULES = (
+    "cnn_course",
+    "cnn_course.conv",
+    "cnn_course.pooling",
+    "cnn_course.shapes",
+    "cnn_course.params",
+    "cnn_course.filters",
+    "cnn_course.alexnet",
+    "numpy",
+    "numpy.testing",
+)
+_WATCHED_NAMES = {
+    "numpy": ("allclose", "array_equal", "asarray", "isclose", "shape"),
+    "numpy.testing": ("assert_allclose", "assert_array_equal", "assert_equal"),
+}
+
+
+def _snapshot() -> dict[tuple[str, str], int]:
+    import importlib
+
+    snap = {}
+    for module_name in _WATCHED_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        names = _WATCHED_NAMES.get(module_name) or getattr(module, "__all__", ())
+        for name in names:
+            if hasattr(module, name):
+                snap[(module_name, name)] = id(getattr(module, name))
+    return snap
+
+
+_SNAPSHOT: dict[tuple[str, str], int] | None = None
+
+
+def check_untouched() -> None:
+    """Fail if a name the hidden tests rely on was reassigned.
+
+    The hidden tests take their expected values from ``cnn_course`` and
+    compare with ``numpy.testing``; pointing ``cc.correlate2d`` at one's own
+    function, say, would make the reference agree with any answer. Every
+    ``assert_*`` helper and every :func:`guard` calls this.
+
+    Raises
+    ------
+    GuardError
+        Naming each reassigned name; the message starts with ``"GUARD:"``.
+    """
+    import importlib
+
+    snapshot = _SNAPSHOT if _SNAPSHOT is not None else {}
+    changed = []
+    for (module_name, name), ident in snapshot.items():
+        module = importlib.import_module(module_name)
+        if id(getattr(module, name, None)) != ident:
+            changed.append(f"{module_name}.{name}")
+    if changed:
+        raise GuardError(
+            f"{PREFIX} the notebook reassigned {', '.join(changed)}, which the "
+            "tests use as the reference. Leave the course's and NumPy's names "
+            "as they are and give your own functions their own names."
+        )
 
 
 # --------------------------------------------------------------------------
@@ -388,6 +459,7 @@ class Guard:
             self._exit_stack.close()
         except Exception:  # the student's code unbalanced the mode stack
             self._record("something that left PyTorch's dispatch mode")
+        check_untouched()
         if self.violations:
             message = (
                 f"{PREFIX} {self.task} called "
@@ -529,6 +601,7 @@ def assert_array(
     ...
     AssertionError: f(x) should return a numpy.ndarray, got list.
     """
+    check_untouched()
     expected = np.asarray(expected)
     if type(got) is not np.ndarray:
         raise AssertionError(
@@ -592,6 +665,7 @@ def assert_int(
     AssertionError: conv2d_params(3, 64, 3) should be 1792, got 1728. \
 Likely mistake: the bias is missing
     """
+    check_untouched()
     if not _is_exact_int(got):
         raise AssertionError(
             f"{what} should be an int, got {type(got).__name__} ({got!r:.60})."
@@ -620,6 +694,7 @@ def assert_number(
     ...
     AssertionError: share should be a number, got str ('0.5').
     """
+    check_untouched()
     ok_type = _is_exact_int(got) or type(got) is float
     ok_type = ok_type or (
         type(got).__module__ == "numpy" and isinstance(got, np.floating)
@@ -653,6 +728,7 @@ def assert_shape(
     ...
     AssertionError: pool5 output should be a tuple, got list.
     """
+    check_untouched()
     if type(got) is not tuple:
         raise AssertionError(f"{what} should be a tuple, got {type(got).__name__}.")
     if not all(_is_exact_int(v) for v in got):
@@ -726,3 +802,6 @@ def __getattr__(name: str):
         globals()[name] = cls
         return cls
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_SNAPSHOT = _snapshot()

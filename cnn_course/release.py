@@ -120,11 +120,14 @@ def generate(
         # nbgrader reads nbgrader_config.py from its working folder; the copy
         # sets the course root to the folder it sits in.
         shutil.copyfile(root / "nbgrader_config.py", course / "nbgrader_config.py")
-        for name in names:
+        # One nbgrader run for all assignments when all are asked for: its
+        # start-up costs more than generating a notebook.
+        patterns = ["*"] if names == assignments(root) else names
+        for pattern in patterns:
             _nbgrader(
                 [
                     "generate_assignment",
-                    name,
+                    pattern,
                     f"--CourseDirectory.root={course}",
                     "--force",
                     "--log-level=WARN",

@@ -295,3 +295,27 @@ def test_assert_shape_and_number_check_types():
         grading.assert_number(AlwaysEqual(), 0.25, "share")
     with pytest.raises(AssertionError, match="should be 0.25, got 0.5"):
         grading.assert_number(0.5, 0.25, "share")
+
+
+def test_reassigning_a_reference_name_fails_every_check():
+    original = cc.correlate2d
+    cc.correlate2d = own_correlate
+    try:
+        with pytest.raises(GuardError, match=r"reassigned cnn_course\.correlate2d"):
+            grading.assert_array(np.ones(2), np.ones(2), "f(x)")
+        with pytest.raises(GuardError, match=r"reassigned cnn_course\.correlate2d"):
+            with guard("f"):
+                pass
+    finally:
+        cc.correlate2d = original
+    grading.check_untouched()
+
+
+def test_reassigning_numpy_testing_fails_the_checks():
+    original = np.testing.assert_allclose
+    np.testing.assert_allclose = lambda *args, **kwargs: None
+    try:
+        with pytest.raises(GuardError, match=r"numpy\.testing\.assert_allclose"):
+            grading.assert_int(1, 1, "n")
+    finally:
+        np.testing.assert_allclose = original
