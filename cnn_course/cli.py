@@ -1,0 +1,134 @@
+"""``cnn-course``: the course's command line (console script).
+
+    cnn-course grade --assignment 01_convolution --submissions class.zip --out DIR
+
+See ``book/instructors.md`` for the whole road from release to grades.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["main", "parser"]
+
+
+def _size(text: str) -> int:
+    """``4G``, ``512M`` or plain bytes -> bytes."""
+    units = {"K": 2**10, "M": 2**20, "G": 2**30}
+    text = text.strip().upper().removesuffix("B").removesuffix("I")
+    try:
+        if text and text[-1] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(
+            f"expected a size such as 4G, 512M or 1000000, got {text!r}"
+        ) from err
+
+
+def _positive(kind):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(
+                f"expected a number, got {text!r}"
+            ) from err
+        if value <= 0:
+            raise argparse.ArgumentTypeError(
+                f"expected a positive number, got {text!r}"
+            )
+        return value
+
+    return parse
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="cnn-course", description="Tools of the CNN basics course."
+    )
+    sub = top.add_subparsers(dest="command", required=True)
+    g = sub.add_parser(
+        "grade",
+        help="grade an LMS zip of submissions with nbgrader, in a sandbox",
+        description=(
+            "Grade every submission in a zip: nbgrader's zip_collect, autograde "
+            "(student code in a bubblewrap sandbox), generate_feedback and export. "
+            "Writes OUT/grades.csv, OUT/feedback/<student>/, and "
+            "OUT/reports/<assignment>/report.{html,md,json} with histogram.png."
+        ),
+    )
+    g.add_argument("--assignment", required=True, help="e.g. 01_convolution")
+    g.add_argument("--submissions", required=True, type=Path, help="the zip to grade")
+    g.add_argument("--out", required=True, type=Path, help="output folder")
+    g.add_argument(
+        "--regex",
+        help=(
+            "regular expression with groups student_id and file_id, matched "
+            "against each path in the zip; default: one folder per student, "
+            r"'^(?P<student_id>[^/]+)/(?P<file_id>.+)$'"
+        ),
+    )
+    g.add_argument("--config", type=Path, help="extra nbgrader_config.py to load last")
+    g.add_argument(
+        "--timeout",
+        type=_positive(int),
+        help="seconds per cell (default: a few more than the solution's slowest)",
+    )
+    g.add_argument(
+        "--notebook-timeout", type=_positive(float), help="seconds for a whole notebook"
+    )
+    g.add_argument("--memory", type=_size, default="4G", help="kernel memory cap (4G)")
+    g.add_argument(
+        "--max-output",
+        type=_size,
+        default="1000000",
+        help="output kept per cell (bytes)",
+    )
+    g.add_argument(
+        "--unsafe",
+        action="store_true",
+        help="grade without a sandbox (student code can read solutions and tests)",
+    )
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from .grade import GradeOptions, GradingError, grade
+
+    options = GradeOptions(
+        regex=args.regex,
+        timeout=args.timeout,
+        notebook_timeout=args.notebook_timeout,
+        memory_bytes=args.memory,
+        max_output_bytes=args.max_output,
+        unsafe=args.unsafe,
+        progress=not args.no_progress,
+        extra_config=args.config,
+    )
+    if args.unsafe:
+        print(
+            "WARNING: --unsafe: student code runs without a sandbox and can read "
+            "the solutions, the hidden tests and other students' work.",
+            file=sys.stderr,
+        )
+    try:
+        result = grade(args.assignment, args.submissions, args.out, options)
+    except GradingError as err:
+        print(f"cnn-course grade: error: {err}", file=sys.stderr)
+        return 2
+    folder = result.report_dir
+    scores = [s.score for s in result.students.values()]
+    print(
+        f"graded {len(scores)} students of {result.assignment}; "
+        f"report: {folder / 'report.html'}; grades: {result.out / 'grades.csv'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""The class report of one graded assignment: Markdown, HTML, JSON, histogram.
+
+Written to ``OUT/reports/<assignment>/``: ``report.md`` and ``report.html``
+(the same content), ``report.json`` (for scripts and tests) and
+``histogram.png``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import Counter
+
+import numpy as np
+from matplotlib.figure import Figure
+
+__all__ = ["write", "histogram", "PROBLEM_TITLES"]
+
+#: Every problem code, with the words the report uses for it.
+PROBLEM_TITLES = {
+    "notebook-missing": "no notebook",
+    "notebook-renamed": "notebook renamed",
+    "extra-files": "extra files",
+    "file-skipped": "file left out of the zip",
+    "invalid-json": "not valid JSON",
+    "invalid-notebook": "not a valid notebook",
+    "old-format": "old notebook format",
+    "test-edited": "test cell edited",
+    "test-deleted": "test cell deleted",
+    "locked-cell-edited": "read-only cell edited",
+    "metadata-changed": "grading metadata changed",
+    "cell-duplicated": "cell copied or split",
+    "solution-deleted": "answer cell deleted",
+    "suspicious-code": "suspicious code",
+    "timeout": "cell timed out",
+    "notebook-timeout": "notebook ran out of time",
+    "kernel-died": "kernel died",
+    "kernel-unresponsive": "kernel unresponsive",
+    "memory-exhausted": "memory exhausted",
+    "output-capped": "output flooded",
+    "tampering": "test machinery altered",
+    "reference-called": "called the reference",
+    "test-failed": "test failed",
+    "cell-error": "cell raised an error",
+    "grading-error": "grading failed",
+}
+
+
+def histogram(scores, max_score: float, title: str) -> Figure:
+    """Bar chart of how many students got each score (bins of one point)."""
+    fig = Figure(figsize=(6, 3.2), dpi=110)
+    ax = fig.add_subplot()
+    top = int(np.ceil(max_score))
+    edges = np.arange(0, top + 2) - 0.5
+    ax.hist(scores, bins=edges, color="#3a6ea5", edgecolor="white")
+    ax.set_xticks(range(0, top + 1))
+    ax.set_xlim(-0.5, top + 0.5)
+    ax.set_xlabel(f"score (out of {max_score:g})")
+    ax.set_ylabel("students")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def _rows(result):
+    yield from sorted(result.students.items())
+
+
+def _markdown(result) -> str:
+    rates = result.pass_rates()
+    scores = [s.score for s in result.students.values()]
+    counts = Counter(p.code for s in result.students.values() for p in s.problems)
+    lines = [
+        f"# Grading report: {result.assignment}",
+        "",
+        f"{len(scores)} students; mean {np.mean(scores) if scores else 0:.2f} "
+        f"of {result.max_score:g} points; median "
+        f"{np.median(scores) if scores else 0:g}.",
+        f"Per-cell timeout {result.timeout} s, whole notebook "
+        f"{result.notebook_timeout:g} s. Sandbox: {result.sandbox}.",
+        "",
+        "![histogram of scores](histogram.png)",
+        "",
+        "## Scores",
+        "",
+        "| student | score | problems |",
+        "| --- | ---: | --- |",
+    ]
+    for sid, s in _rows(result):
+        codes = ", ".join(
+            sorted({PROBLEM_TITLES.get(p.code, p.code) for p in s.problems})
+        )
+        lines.append(f"| {sid} | {s.score:g} / {s.max_score:g} | {codes or '—'} |")
+    lines += [
+        "",
+        "## Tests: pass rate across the class",
+        "",
+        "| test | points | passed |",
+        "| --- | ---: | ---: |",
+    ]
+    for test, points in result.test_points.items():
+        lines.append(f"| {test} | {points:g} | {100 * rates[test]:.0f} % |")
+    lines += ["", "## Problems by kind", "", "| problem | students |", "| --- | ---: |"]
+    for code, title in PROBLEM_TITLES.items():
+        if counts[code]:
+            n = sum(
+                any(p.code == code for p in s.problems)
+                for s in result.students.values()
+            )
+            lines.append(f"| {title} (`{code}`) | {n} |")
+    lines += ["", "## Problems by student", ""]
+    for sid, s in _rows(result):
+        if not s.problems:
+            continue
+        lines.append(f"### {sid} ({s.score:g} / {s.max_score:g})")
+        lines.append("")
+        for p in s.problems:
+            where = f" in `{p.cell}`" if p.cell else ""
+            lines.append(
+                f"- **{PROBLEM_TITLES.get(p.code, p.code)}**{where}: {p.message}"
+            )
+        lines.append("")
+    if result.unmatched:
+        lines += ["## Files matching no student", ""]
+        lines += [f"- {name}" for name in result.unmatched] + [""]
+    if result.ignored:
+        lines += [f"Ignored {len(result.ignored)} hidden or `__MACOSX` entries.", ""]
+    return "\n".join(lines)
+
+
+CSS = """
+body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
+       padding: 0 1rem; color: #222; }
+table { border-collapse: collapse; margin: 1rem 0; }
+th, td { border: 1px solid #ccc; padding: .3rem .6rem; text-align: left; }
+td.num { text-align: right; }
+.bar { background: #3a6ea5; height: .8rem; display: inline-block; }
+code { background: #f3f3f3; padding: 0 .2rem; }
+li { margin: .2rem 0; }
+"""
+
+
+def _html(result) -> str:
+    e = html.escape
+    rates = result.pass_rates()
+    scores = [s.score for s in result.students.values()]
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>Grading report: {e(result.assignment)}</title><style>{CSS}</style>",
+        "</head><body>",
+        f"<h1>Grading report: {e(result.assignment)}</h1>",
+        f"<p>{len(scores)} students; mean {np.mean(scores) if scores else 0:.2f} of "
+        f"{result.max_score:g} points; median {np.median(scores) if scores else 0:g}. "
+        f"Per-cell timeout {result.timeout} s, whole notebook "
+        f"{result.notebook_timeout:g} s. Sandbox: {e(result.sandbox)}.</p>",
+        "<img src='histogram.png' alt='histogram of scores' width='600'>",
+        "<h2>Scores</h2><table><tr><th>student</th><th>score</th><th>problems</th></tr>",
+    ]
+    for sid, s in _rows(result):
+        codes = ", ".join(
+            sorted({PROBLEM_TITLES.get(p.code, p.code) for p in s.problems})
+        )
+        link = f"<a href='#{e(sid)}'>{e(codes)}</a>" if codes else "—"
+        parts.append(
+            f"<tr><td>{e(sid)}</td><td class='num'>{s.score:g} / {s.max_score:g}</td>"
+            f"<td>{link}</td></tr>"
+        )
+    parts.append("</table><h2>Tests: pass rate across the class</h2>")
+    parts.append("<table><tr><th>test</th><th>points</th><th>passed</th><th></th></tr>")
+    for test, points in result.test_points.items():
+        r = rates[test]
+        parts.append(
+            f"<tr><td><code>{e(test)}</code></td><td class='num'>{points:g}</td>"
+            f"<td class='num'>{100 * r:.0f} %</td>"
+            f"<td><span class='bar' style='width:{10 * r:.2f}rem'></span></td></tr>"
+        )
+    parts.append("</table><h2>Problems by student</h2>")
+    for sid, s in _rows(result):
+        if not s.problems:
+            continue
+        parts.append(
+            f"<h3 id='{e(sid)}'>{e(sid)} ({s.score:g} / {s.max_score:g})</h3><ul>"
+        )
+        for p in s.problems:
+            where = f" in <code>{e(p.cell)}</code>" if p.cell else ""
+            parts.append(
+                f"<li><b>{e(PROBLEM_TITLES.get(p.code, p.code))}</b>{where}: "
+                f"{e(p.message)}</li>"
+            )
+        parts.append("</ul>")
+    if result.unmatched:
+        parts.append("<h2>Files matching no student</h2><ul>")
+        parts += [f"<li>{e(n)}</li>" for n in result.unmatched]
+        parts.append("</ul>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write(result) -> None:
+    """Write report.md, report.html, report.json and histogram.png."""
+    folder = result.report_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    scores = [s.score for s in result.students.values()]
+    fig = histogram(scores, result.max_score, f"{result.assignment}: scores")
+    fig.savefig(folder / "histogram.png")
+    (folder / "report.md").write_text(_markdown(result) + "\n")
+    (folder / "report.html").write_text(_html(result) + "\n")
+    (folder / "report.json").write_text(json.dumps(result.as_dict(), indent=1) + "\n")
