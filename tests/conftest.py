@@ -10,18 +10,28 @@ built beforehand.
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
 # The flags of the `book` target in the Makefile (test_book.py checks that
 # the two agree).
 BOOK_BUILD_FLAGS = ("--warningiserror", "--nitpick", "--keep-going")
+
+# Sphinx's warnings and errors, and a failing cell's exception (not the
+# kernel's own "WARNING |" chatter).
+SPHINX_PROBLEM = re.compile(r"WARNING:|ERROR:|CRITICAL:|Error\b|Exception\b")
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+# Pages Sphinx writes besides those of the toc.
+GENERATED_PAGES = ("index", "genindex", "search")
 
 # A cold build executes every chapter; far more than that means a hang.
 BOOK_BUILD_TIMEOUT_S = 1800
@@ -44,11 +54,7 @@ class BookBuild:
     def log_excerpt(self, lines: int = 80) -> str:
         """Every warning or error line of the log, then its last lines."""
         all_lines = self.log.splitlines()
-        flagged = [
-            line
-            for line in all_lines
-            if "WARNING" in line or "ERROR" in line or "Error" in line
-        ]
+        flagged = [line for line in all_lines if SPHINX_PROBLEM.search(line)]
         return "\n".join(
             ["--- warnings and errors ---", *flagged, "--- end of log ---"]
             + all_lines[-lines:]
@@ -98,9 +104,32 @@ def build_book(
         source=source,
         output=output,
         returncode=proc.returncode,
-        log=proc.stdout + proc.stderr,
+        log=ANSI_ESCAPE.sub("", proc.stdout + proc.stderr),
         seconds=time.perf_counter() - start,
     )
+
+
+def toc_files() -> list[str]:
+    """Every page named in _toc.yml (root first), without suffix."""
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
+    files = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                files.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk({k: v for k, v in toc.items() if k != "root"})
+    return files
+
+
+def html_pages(html: Path) -> list[Path]:
+    return sorted(p for p in html.rglob("*.html") if "_static" not in p.parts)
 
 
 @pytest.fixture(scope="session")
