@@ -60,8 +60,9 @@ MATH_REPORT = """async () => {
   await MathJax.startup.promise;
   const untypeset = math.filter(el => !el.querySelector('mjx-container'))
                         .map(el => el.textContent.slice(0, 80));
-  const errors = [...document.querySelectorAll('mjx-merror, [data-mjx-error]')]
-                   .map(el => el.getAttribute('data-mjx-error') || el.textContent);
+  const errors = [...new Set(
+    [...document.querySelectorAll('mjx-merror, [data-mjx-error]')]
+      .map(el => el.getAttribute('data-mjx-error') || el.textContent))];
   return {count: math.length, loaded: true, untypeset, errors};
 }"""
 
