@@ -35,3 +35,20 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+# Submodules that pull in matplotlib, scikit-learn or grading machinery load
+# on first use (``cc.plotting.show_matrix``), so ``import cnn_course`` stays
+# light and configures nothing.
+_LAZY = ("plotting", "digits", "grading")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_LAZY])

@@ -81,7 +81,8 @@ class Table(list):
 
         def tr(cells, tag):
             tds = "".join(
-                f'<{tag} style="text-align:{"right" if num else "left"}">'
+                f'<{tag} style="text-align:{"right" if num else "left"}; '
+                f'padding:0.15em 0.6em">'
                 f"{html.escape(cell)}</{tag}>"
                 for cell, num in zip(cells, numeric, strict=True)
             )

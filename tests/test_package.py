@@ -28,3 +28,14 @@ def test_import_prints_nothing_and_configures_nothing():
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "" and done.stderr == ""
+
+
+def test_heavy_submodules_load_on_first_use():
+    code = (
+        "import sys, cnn_course as cc;"
+        "assert 'cnn_course.plotting' not in sys.modules;"
+        "assert callable(cc.plotting.show_matrix);"
+        "assert 'cnn_course.plotting' in sys.modules"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
