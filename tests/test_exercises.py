@@ -644,7 +644,11 @@ def test_released_notebook_runs_and_scores_zero(graded, course, name):
 def test_delegating_the_work_scores_zero_on_guarded_tasks_only(graded, course, name):
     grades = graded[name, "cheater"]
     errors = errors_by_cell(autograded(course, "cheater", name))
-    cells = {nbgrader_meta(c)["grade_id"]: c.id for c in source_nb(name).cells}
+    cells = {
+        nbgrader_meta(c)["grade_id"]: c.id
+        for c in source_nb(name).cells
+        if nbgrader_meta(c)
+    }
     guarded_tests = {f"test_{task}" for task in GUARDED[name]}
     for grade_id, (score, max_score) in grades.items():
         if grade_id in guarded_tests:
