@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-__all__ = ["main", "parser"]
+__all__ = ["main", "parser", "help_text"]
 
 
 def _size(text: str) -> int:
@@ -80,12 +80,17 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--notebook-timeout", type=_positive(float), help="seconds for a whole notebook"
     )
-    g.add_argument("--memory", type=_size, default="4G", help="kernel memory cap (4G)")
+    g.add_argument(
+        "--memory",
+        type=_size,
+        default="4G",
+        help="kernel memory cap (default %(default)s)",
+    )
     g.add_argument(
         "--max-output",
         type=_size,
         default="1000000",
-        help="output kept per cell (bytes)",
+        help="output kept per cell, in bytes (default %(default)s)",
     )
     g.add_argument(
         "--unsafe",
@@ -94,6 +99,15 @@ def parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     return top
+
+
+def help_text(command: str = "grade") -> str:
+    """The ``--help`` text of a subcommand, for the instructors' page."""
+    top = parser()
+    for action in top._subparsers._group_actions:
+        if command in action.choices:
+            return action.choices[command].format_help()
+    raise ValueError(f"command {command!r} not found; expected 'grade'")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -110,8 +110,13 @@ def release_view(source_nb) -> nbformat.NotebookNode:
 
 def _break_last_answer(source_nb, body: str) -> nbformat.NotebookNode:
     """Student view whose last answer's solution region is ``body``."""
+    index = max(i for i, c in enumerate(source_nb.cells) if _is_answer(c))
+    return _break_answer(source_nb, index, body)
+
+
+def _break_answer(source_nb, index: int, body: str) -> nbformat.NotebookNode:
+    """Student view whose answer cell ``index`` has ``body`` as its solution."""
     nb = student_view(source_nb)
-    index = max(i for i, c in enumerate(nb.cells) if _is_answer(c))
     nb.cells[index].source = _replace_region(
         source_nb.cells[index].source, BEGIN_SOLUTION, END_SOLUTION, body
     )
@@ -165,7 +170,7 @@ def build_corpus(
     source_nb,
     assignment: str,
     secret_paths: list[str] | None = None,
-    reference_call: tuple[str, set[str]] | None = None,
+    reference_call: tuple[str, str, set[str]] | None = None,
 ) -> list[Submission]:
     """Twenty submissions of ``assignment``, one per kind of problem.
 
@@ -173,9 +178,10 @@ def build_corpus(
     ----------
     source_nb : the solution notebook (with markers and hidden tests).
     secret_paths : paths the ``snoop`` submission tries to read and write.
-    reference_call : ``(body, failing_tests)``: a body for the last answer
-        that calls the course's reference, and the tests that must then fail.
-        Without it, no ``reference-call`` submission is made.
+    reference_call : ``(answer_id, body, failing_tests)``: a body for the
+        answer cell ``answer_id`` that calls the course's reference, and the
+        tests that must then fail (hand-checked: those whose guard the call
+        runs under). Without it, no ``reference-call`` submission is made.
     """
     name = f"{assignment}.ipynb"
     tests = [c for c in source_nb.cells if _is_test(c)]
@@ -341,11 +347,14 @@ def build_corpus(
         last_tests,
         "partial credit: last task not done",
     )
+    # Before the first answer, a cell that turns every later cell into `pass`:
+    # without the grader's control cell, every test would pass.
     tamper = release_view(source_nb)
-    tamper.cells[
-        first_answer
-    ].source += (
-        "\nget_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])"
+    tamper.cells.insert(
+        first_answer,
+        new_code_cell(
+            "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])"
+        ),
     )
     add(
         "tamper",
@@ -365,10 +374,15 @@ def build_corpus(
             note="tries to read solutions, hidden tests and others' work",
         )
     if reference_call is not None:
-        body, failing = reference_call
+        answer_id, body, failing = reference_call
+        index = next(
+            i
+            for i, c in enumerate(source_nb.cells)
+            if _meta(c).get("grade_id") == answer_id
+        )
         add(
             "reference-call",
-            folder("reference-call", _dump(_break_last_answer(source_nb, body))),
+            folder("reference-call", _dump(_break_answer(source_nb, index, body))),
             total - sum(points[t] for t in failing),
             {"reference-called"},
             failing,

@@ -62,14 +62,16 @@ class RedactHiddenOutputs(NbGraderPreprocessor):
         out = []
         for line in text.split("\n"):
             plain = ANSI.sub("", line)
-            if any(s in plain for s in self._secret):
+            if self.begin in plain or self.end in plain:
+                out.append(REDACTED)
+            elif any(s in plain for s in self._secret):
                 out.append(REDACTED)
             else:
                 out.append(line)
         return "\n".join(out)
 
     def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type != "code" or not self._secret:
+        if cell.cell_type != "code":
             return cell, resources
         for output in cell.get("outputs", []):
             if "text" in output:

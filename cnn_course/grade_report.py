@@ -14,36 +14,126 @@ from collections import Counter
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["write", "histogram", "PROBLEM_TITLES"]
+__all__ = ["write", "histogram", "PROBLEMS", "PROBLEM_TITLES"]
+
+#: Every problem code: the words the report uses, and what it means.
+PROBLEMS = {
+    "notebook-missing": (
+        "no notebook",
+        "The student's files hold no notebook; scored 0.",
+    ),
+    "notebook-renamed": (
+        "notebook renamed",
+        "The only notebook (or the one holding most of the assignment's cells) "
+        "had another name or sat in a subfolder; it was graded under the right "
+        "name.",
+    ),
+    "extra-files": (
+        "extra files",
+        "Files besides the notebook. They are kept in the scratch course but "
+        "never given to the kernel: a cnn_course.py or numpy.py beside the "
+        "notebook would otherwise replace the modules the hidden tests import.",
+    ),
+    "file-skipped": (
+        "file left out of the zip",
+        "An entry that is not safe to unpack (a symbolic link, an encrypted or "
+        "oversized file, an archive inside the archive).",
+    ),
+    "invalid-json": ("not valid JSON", "The notebook file does not parse; scored 0."),
+    "invalid-notebook": (
+        "not a valid notebook",
+        "JSON, but not a notebook nbformat can read; scored 0.",
+    ),
+    "old-format": (
+        "old notebook format",
+        "nbformat 3, or 4 before 4.5; converted to 4.5 and graded.",
+    ),
+    "test-edited": (
+        "test cell edited",
+        "A test cell differs from the release; nbgrader restored it from the "
+        "gradebook, hidden tests included, before running it.",
+    ),
+    "test-deleted": (
+        "test cell deleted",
+        "A test cell is missing, or lost its grading metadata; it was put back "
+        "after the answer it tests.",
+    ),
+    "locked-cell-edited": (
+        "read-only cell edited",
+        "A read-only cell (text or set-up code) differs from the release; restored.",
+    ),
+    "metadata-changed": (
+        "grading metadata changed",
+        "A cell's type, lock or points were changed; restored.",
+    ),
+    "cell-duplicated": (
+        "cell copied or split",
+        "A cell's grading id appears more than once. Every copy runs; only the "
+        "last keeps its grading metadata.",
+    ),
+    "solution-deleted": (
+        "answer cell deleted",
+        "An answer cell is missing; the tests of that task likely fail.",
+    ),
+    "suspicious-code": (
+        "suspicious code",
+        "The student's code touches IPython's cell handling, trace hooks, "
+        "builtins, sys.modules, signals, processes, grading files or test "
+        "functions. The score stands; read the code.",
+    ),
+    "timeout": (
+        "cell timed out",
+        "A cell ran past the per-cell timeout and was interrupted; it counts "
+        "as failed and the rest of the notebook ran.",
+    ),
+    "notebook-timeout": (
+        "notebook ran out of time",
+        "The whole notebook ran past its budget; the cells left were not run "
+        "and their tests failed.",
+    ),
+    "kernel-died": (
+        "kernel died",
+        "The kernel exited or crashed (os._exit, a segfault); that cell and "
+        "every later one failed.",
+    ),
+    "kernel-unresponsive": (
+        "kernel unresponsive",
+        "After a timeout the kernel ignored the interrupt; it was killed and "
+        "every later cell failed.",
+    ),
+    "memory-exhausted": (
+        "memory exhausted",
+        "A cell raised MemoryError at the kernel's memory cap.",
+    ),
+    "output-capped": (
+        "output flooded",
+        "A cell printed more than the output cap; the rest was dropped.",
+    ),
+    "tampering": (
+        "test machinery altered",
+        "After the last cell, a control cell sent by the grader did not run "
+        "as sent, or numpy.testing no longer failed on unequal numbers: "
+        "every test scored 0. Read the code.",
+    ),
+    "reference-called": (
+        "called the reference",
+        "A task computed its answer with the course's reference or a library "
+        "routine that does the work (a GUARD: failure); that test scored 0.",
+    ),
+    "test-failed": (
+        "test failed",
+        "A test cell failed; the message is its first line.",
+    ),
+    "cell-error": ("cell raised an error", "A cell that is not a test raised."),
+    "grading-error": (
+        "grading failed",
+        "nbgrader itself failed on this submission (its log is in "
+        "course/logs/); scored 0.",
+    ),
+}
 
 #: Every problem code, with the words the report uses for it.
-PROBLEM_TITLES = {
-    "notebook-missing": "no notebook",
-    "notebook-renamed": "notebook renamed",
-    "extra-files": "extra files",
-    "file-skipped": "file left out of the zip",
-    "invalid-json": "not valid JSON",
-    "invalid-notebook": "not a valid notebook",
-    "old-format": "old notebook format",
-    "test-edited": "test cell edited",
-    "test-deleted": "test cell deleted",
-    "locked-cell-edited": "read-only cell edited",
-    "metadata-changed": "grading metadata changed",
-    "cell-duplicated": "cell copied or split",
-    "solution-deleted": "answer cell deleted",
-    "suspicious-code": "suspicious code",
-    "timeout": "cell timed out",
-    "notebook-timeout": "notebook ran out of time",
-    "kernel-died": "kernel died",
-    "kernel-unresponsive": "kernel unresponsive",
-    "memory-exhausted": "memory exhausted",
-    "output-capped": "output flooded",
-    "tampering": "test machinery altered",
-    "reference-called": "called the reference",
-    "test-failed": "test failed",
-    "cell-error": "cell raised an error",
-    "grading-error": "grading failed",
-}
+PROBLEM_TITLES = {code: title for code, (title, _) in PROBLEMS.items()}
 
 
 def histogram(scores, max_score: float, title: str) -> Figure:

@@ -1,0 +1,424 @@
+"""``cnn-course grade``: the zip intake, the sandbox, feedback and a toy class.
+
+The six real assignments are graded in ``test_grade_assignments.py``. Here a
+two-task toy assignment, built in code, makes the end-to-end checks fast:
+the flat LMS layout, feedback without hidden tests, the refusal without a
+sandbox and ``--unsafe``.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import re
+import stat
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from cnn_course import cli, grade_corpus, sandbox
+from cnn_course.grade import REPO, GradeOptions, GradingError, grade
+from cnn_course.grade_feedback import RedactHiddenOutputs
+from cnn_course.grade_intake import FOLDER_REGEX, read_zip, settle_notebook
+
+HAVE_BWRAP = Path(sandbox.BWRAP).exists()
+needs_bwrap = pytest.mark.skipif(
+    not HAVE_BWRAP, reason="bubblewrap is not installed (apt-get install bubblewrap)"
+)
+TOY = "99_toy"
+HIDDEN_ADD = 'assert add(10, 5) == 15, "add(10, 5) should be 15"'
+HIDDEN_MUL = 'assert mul(4, 5) == 20, "mul(4, 5) should be 20"'
+
+
+def _meta(grade_id, grade=False, solution=False, locked=False, points=None):
+    meta = {
+        "grade": grade,
+        "grade_id": grade_id,
+        "locked": locked,
+        "schema_version": 3,
+        "solution": solution,
+        "task": False,
+    }
+    if points is not None:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def toy_source() -> nbformat.NotebookNode:
+    """A two-task assignment: add (2 points), mul (3 points)."""
+    nb = new_notebook()
+    nb.metadata.kernelspec = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [
+        new_markdown_cell("# Toy", metadata=_meta("intro", locked=True)),
+        new_code_cell("import numpy as np", metadata=_meta("setup", locked=True)),
+        new_code_cell(
+            'def add(a, b):\n    """Add."""\n    ### BEGIN SOLUTION\n'
+            "    return a + b\n    ### END SOLUTION",
+            metadata=_meta("add", solution=True),
+        ),
+        new_code_cell(
+            '"""Check add."""\nassert add(1, 2) == 3\n### BEGIN HIDDEN TESTS\n'
+            f"{HIDDEN_ADD}\n### END HIDDEN TESTS",
+            metadata=_meta("test_add", grade=True, locked=True, points=2),
+        ),
+        new_code_cell(
+            'def mul(a, b):\n    """Multiply."""\n    ### BEGIN SOLUTION\n'
+            "    return a * b\n    ### END SOLUTION",
+            metadata=_meta("mul", solution=True),
+        ),
+        new_code_cell(
+            '"""Check mul."""\nassert mul(2, 3) == 6\n### BEGIN HIDDEN TESTS\n'
+            f"{HIDDEN_MUL}\n### END HIDDEN TESTS",
+            metadata=_meta("test_mul", grade=True, locked=True, points=3),
+        ),
+    ]
+    return nb
+
+
+@pytest.fixture(scope="module")
+def toy_solutions(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("solutions")
+    (folder / TOY).mkdir()
+    nbformat.write(toy_source(), folder / TOY / f"{TOY}.ipynb")
+    return folder
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return buffer.getvalue()
+
+
+# -- the zip -------------------------------------------------------------------
+
+
+def test_read_zip_takes_one_folder_per_student_and_drops_a_wrapper(tmp_path):
+    src = tmp_path / "in.zip"
+    src.write_bytes(
+        _zip(
+            {
+                "export/alice/99_toy.ipynb": b"{}",
+                "export/bob/99_toy.ipynb": b"{}",
+                "export/bob/notes.txt": b"hi",
+                "export/__MACOSX/bob/._99_toy.ipynb": b"junk",
+                "export/bob/.ipynb_checkpoints/99_toy-checkpoint.ipynb": b"{}",
+            }
+        )
+    )
+    intake = read_zip(src, FOLDER_REGEX, tmp_path / "clean.zip")
+    assert intake.files == {
+        "alice": ["99_toy.ipynb"],
+        "bob": ["99_toy.ipynb", "notes.txt"],
+    }
+    assert len(intake.ignored) == 2
+    with zipfile.ZipFile(tmp_path / "clean.zip") as z:
+        assert sorted(z.namelist()) == [
+            "alice/99_toy.ipynb",
+            "bob/99_toy.ipynb",
+            "bob/notes.txt",
+        ]
+
+
+def test_read_zip_matches_flat_lms_names_with_a_regex(tmp_path):
+    src = tmp_path / "in.zip"
+    src.write_bytes(
+        _zip(
+            {
+                "smith_jane_48213_99_toy.ipynb": b"{}",
+                "lee_kim_50001_99_toy-1.ipynb": b"{}",
+                "readme.pdf": b"%PDF",
+            }
+        )
+    )
+    regex = r"^[a-z_]+?_(?P<student_id>\d+)_(?P<file_id>.+)$"
+    intake = read_zip(src, regex, tmp_path / "clean.zip")
+    assert intake.files == {"48213": ["99_toy.ipynb"], "50001": ["99_toy-1.ipynb"]}
+    assert intake.unmatched == ["readme.pdf"]
+
+
+def test_read_zip_leaves_out_unsafe_entries_and_names_them(tmp_path):
+    src = tmp_path / "in.zip"
+    with zipfile.ZipFile(src, "w") as z:
+        z.writestr("alice/99_toy.ipynb", b"{}")
+        z.writestr("alice/inner.zip", _zip({"x": b"y"}))
+        z.writestr("alice/big.bin", b"x" * 2000)
+        link = zipfile.ZipInfo("alice/link")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        z.writestr(link, "/etc/passwd")
+        z.writestr("../escape.txt", b"x")
+    intake = read_zip(src, FOLDER_REGEX, tmp_path / "clean.zip", max_file_bytes=1000)
+    messages = sorted(p.message for p in intake.problems["alice"])
+    assert messages == [
+        "big.bin: 2000 bytes, over the 1000 limit",
+        "inner.zip: an archive inside the zip (not unpacked)",
+        "link: a symbolic link",
+    ]
+    assert intake.unmatched == ["../escape.txt (path leaves the zip; skipped)"]
+    with zipfile.ZipFile(tmp_path / "clean.zip") as z:
+        assert z.namelist() == ["alice/99_toy.ipynb"]
+
+
+def test_read_zip_explains_a_regex_without_the_groups(tmp_path):
+    src = tmp_path / "in.zip"
+    src.write_bytes(_zip({"a/b.ipynb": b"{}"}))
+    with pytest.raises(ValueError, match=r"no \(\?P<student_id>\.\.\.\) group"):
+        read_zip(src, r"(?P<file_id>.+)", tmp_path / "clean.zip")
+
+
+def test_read_zip_explains_a_file_that_is_no_zip(tmp_path):
+    src = tmp_path / "in.zip"
+    src.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="is not a readable zip"):
+        read_zip(src, FOLDER_REGEX, tmp_path / "clean.zip")
+
+
+# -- one student's notebook ------------------------------------------------------
+
+
+def test_settle_notebook_renames_converts_and_sets_aside(tmp_path):
+    folder = tmp_path / "submitted"
+    folder.mkdir()
+    v3 = nbformat.convert(grade_corpus.student_view(toy_source()), 3)
+    (folder / "mine (1).ipynb").write_text(nbformat.writes(v3, version=3))
+    problems, graded = settle_notebook(
+        folder,
+        f"{TOY}.ipynb",
+        ["mine (1).ipynb", "notes.txt"],
+        set(),
+        tmp_path / "aside",
+    )
+    assert graded
+    assert [p.code for p in problems] == [
+        "extra-files",
+        "notebook-renamed",
+        "old-format",
+    ]
+    nb = nbformat.read(folder / f"{TOY}.ipynb", as_version=4)
+    assert (nb.nbformat, nb.nbformat_minor) == (4, 5)
+    assert all("id" in cell for cell in nb.cells)
+
+
+def test_settle_notebook_sets_invalid_json_aside(tmp_path):
+    folder = tmp_path / "submitted"
+    folder.mkdir()
+    (folder / f"{TOY}.ipynb").write_text('{"cells": [')
+    problems, graded = settle_notebook(
+        folder, f"{TOY}.ipynb", [f"{TOY}.ipynb"], set(), tmp_path / "aside"
+    )
+    assert not graded
+    assert [p.code for p in problems] == ["invalid-json"]
+    assert (tmp_path / "aside" / f"{TOY}.ipynb").exists()
+    assert not (folder / f"{TOY}.ipynb").exists()
+
+
+# -- feedback ------------------------------------------------------------------------
+
+
+def test_redaction_replaces_output_lines_that_quote_hidden_tests():
+    nb = toy_source()
+    test = nb.cells[3]
+    test.outputs = [
+        nbformat.v4.new_output(
+            "error",
+            ename="AssertionError",
+            evalue="add(10, 5) should be 15",
+            traceback=[f"----> 4 \x1b[0m{HIDDEN_ADD}", "AssertionError: add(10, 5)"],
+        ),
+        nbformat.v4.new_output("stream", name="stdout", text=f"x\n{HIDDEN_MUL}\n"),
+    ]
+    RedactHiddenOutputs().preprocess(nb, {})
+    assert test.outputs[0].traceback[0] == "[hidden test line]"
+    assert test.outputs[0].traceback[1] == "AssertionError: add(10, 5)"
+    assert test.outputs[1].text == "x\n[hidden test line]\n"
+
+
+# -- refusing ------------------------------------------------------------------------
+
+
+def test_cli_names_the_assignments_when_one_is_unknown(tmp_path, capsys):
+    zip_path = tmp_path / "class.zip"
+    zip_path.write_bytes(_zip({"a/b.ipynb": b"{}"}))
+    code = cli.main(
+        ["grade", "--assignment", "07_nope", "--submissions", str(zip_path)]
+        + ["--out", str(tmp_path / "out"), "--no-progress"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "assignment '07_nope' not found" in err
+    assert "01_convolution" in err
+
+
+def test_cli_rejects_a_size_it_cannot_read(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(
+            ["grade", "--assignment", "x", "--submissions", "x", "--out", "x"]
+            + ["--memory", "lots"]
+        )
+    assert "expected a size such as 4G" in capsys.readouterr().err
+
+
+def test_grade_refuses_an_output_folder_in_the_tracked_tree(tmp_path):
+    zip_path = tmp_path / "class.zip"
+    zip_path.write_bytes(_zip({"a/b.ipynb": b"{}"}))
+    with pytest.raises(GradingError, match="inside the repository and not git-ignored"):
+        grade("01_convolution", zip_path, REPO / "cnn_course" / "graded")
+
+
+def test_grade_refuses_without_a_sandbox_and_says_why(
+    tmp_path, toy_solutions, monkeypatch
+):
+    monkeypatch.setattr(sandbox, "BWRAP", str(tmp_path / "no-bwrap"))
+    zip_path = tmp_path / "class.zip"
+    zip_path.write_bytes(_zip({"a/99_toy.ipynb": b"{}"}))
+    with pytest.raises(GradingError) as err:
+        grade(
+            TOY, zip_path, tmp_path / "out", GradeOptions(solutions_dir=toy_solutions)
+        )
+    message = str(err.value)
+    assert "refusing to grade" in message
+    assert "bubblewrap" in message
+    assert "--unsafe" in message
+
+
+# -- the sandbox ---------------------------------------------------------------------
+
+
+@needs_bwrap
+def test_sandbox_probe_sees_no_secret_and_writes_only_home(tmp_path):
+    secret = tmp_path / "solutions"
+    secret.mkdir()
+    seen = sandbox.check_sandbox(
+        [str(secret), str(REPO / "solutions"), str(REPO / ".git")]
+    )
+    assert seen["visible"] == []
+    assert seen["uid"] != 0
+    assert seen["interfaces"] == ["lo"]
+    assert seen["home_writable"] and seen["writable_elsewhere"] == []
+
+
+@needs_bwrap
+def test_sandbox_probe_fails_when_a_secret_is_visible():
+    # The virtual environment is bound into the sandbox: named as a secret,
+    # the probe must see it and refuse.
+    import sys
+
+    with pytest.raises(sandbox.SandboxUnavailable, match="could see"):
+        sandbox.check_sandbox([sys.prefix])
+
+
+# -- a toy class, end to end ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def flat_class(toy_solutions, tmp_path_factory):
+    """Four students in a flat LMS zip, graded through the command line."""
+    tmp = tmp_path_factory.mktemp("flat")
+    source = toy_source()
+    perfect = nbformat.writes(grade_corpus.student_view(source)).encode()
+    blank = nbformat.writes(grade_corpus.release_view(source)).encode()
+    half = grade_corpus.student_view(source)
+    half.cells[4].source = half.cells[4].source.replace("a * b", "a + b")
+    names = {
+        "smith_jane_1001_99_toy.ipynb": perfect,
+        "lee_kim_1002_99_toy.ipynb": blank,
+        "park_min_1003_99_toy.ipynb": nbformat.writes(half).encode(),
+        "choi_ara_1004_essay.pdf": b"%PDF-1.4",
+    }
+    zip_path = tmp / "class.zip"
+    zip_path.write_bytes(_zip(names))
+    out = tmp / "out"
+    options = GradeOptions(
+        solutions_dir=toy_solutions,
+        regex=r"^[a-z_]+?_(?P<student_id>\d+)_(?P<file_id>.+)$",
+    )
+    result = grade(TOY, zip_path, out, options)
+    return result, out
+
+
+@pytest.mark.slow
+def test_flat_lms_class_is_graded_by_student_number(flat_class):
+    result, out = flat_class
+    scores = {s: r.score for s, r in result.students.items()}
+    assert scores == {"1001": 5.0, "1002": 0.0, "1003": 2.0, "1004": 0.0}
+    problems = {
+        s: sorted({p.code for p in r.problems}) for s, r in result.students.items()
+    }
+    assert problems["1001"] == []
+    assert problems["1003"] == ["test-failed"]
+    assert problems["1004"] == ["extra-files", "notebook-missing"]
+    with open(out / "grades.csv") as f:
+        rows = {r["student_id"]: float(r["score"]) for r in csv.DictReader(f)}
+    assert rows == scores
+
+
+def page_text(path: Path) -> str:
+    """What a reader of an HTML page sees: tags dropped, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", path.read_text()))
+
+
+@pytest.mark.slow
+def test_feedback_shows_messages_but_no_hidden_test(flat_class):
+    _, out = flat_class
+    pages = sorted((out / "feedback").rglob("*.html"))
+    assert [p.relative_to(out / "feedback").parts[0] for p in pages] == [
+        "1001",
+        "1002",
+        "1003",
+    ]
+    for page in pages:
+        text = page_text(page)
+        assert "BEGIN HIDDEN TESTS" not in text
+        assert HIDDEN_ADD not in text and HIDDEN_MUL not in text
+    # the visible test that failed, and its score, reach the student
+    text = page_text(out / "feedback/1003/99_toy/99_toy.html")
+    assert "assert mul(2, 3) == 6" in text
+    assert "AssertionError" in text
+
+
+@pytest.mark.slow
+def test_report_lists_pass_rates_and_draws_the_histogram(flat_class):
+    result, _ = flat_class
+    report = json.loads((result.report_dir / "report.json").read_text())
+    assert report["pass_rates"] == {"test_add": 0.5, "test_mul": 0.25}
+    png = (result.report_dir / "histogram.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 5000
+    md = (result.report_dir / "report.md").read_text()
+    assert "| 1003 | 2 / 5 | test failed |" in md
+
+
+@pytest.mark.slow
+def test_unsafe_grades_without_sandbox_and_says_so(
+    toy_solutions, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(sandbox, "BWRAP", str(tmp_path / "no-bwrap"))
+    source = toy_source()
+    zip_path = tmp_path / "class.zip"
+    zip_path.write_bytes(
+        _zip(
+            {
+                "ann/99_toy.ipynb": nbformat.writes(
+                    grade_corpus.student_view(source)
+                ).encode()
+            }
+        )
+    )
+    result = grade(
+        TOY,
+        zip_path,
+        tmp_path / "out",
+        GradeOptions(solutions_dir=toy_solutions, unsafe=True, progress=False),
+    )
+    assert result.students["ann"].score == 5.0
+    assert "--unsafe" in result.sandbox
+    assert "--unsafe" in (result.report_dir / "report.md").read_text()
