@@ -121,8 +121,9 @@ def animate_correlation(image, kernel, stride=1, padding=0, interval=700):
     -------
     matplotlib.animation.FuncAnimation
         Show it in a notebook or book page with
-        ``IPython.display.HTML(anim.to_jshtml())``; the frames are embedded,
-        so it plays without a network.
+        ``IPython.display.HTML(animation_html(anim))``: the frames are
+        embedded and, unlike matplotlib's own ``to_jshtml()``, no icon font
+        is fetched, so it plays without a network.
     """
     import matplotlib.pyplot as plt
     from matplotlib.animation import FuncAnimation
@@ -871,12 +872,15 @@ def show_pooling(x, kernel_size=2, stride=None, fmt=None):
 _ROLE_COLOURS = {"Conv2d": "#9ecae1", "MaxPool2d": "#c6dbef",
                  "AvgPool2d": "#c6dbef", "ReLU": "#eeeeee",
                  "Flatten": "#eeeeee", "Linear": "#fdae6b"}
+_SHORT_NAMES = {"Conv2d": "conv", "MaxPool2d": "max pool",
+                "AvgPool2d": "avg pool", "Linear": "dense", "Flatten": "flatten"}
 
 
 def draw_architecture(rows, ax=None, title=None):
     """Boxes for the layers of a network, left to right, with their shapes.
 
-    Each box gives a layer's kind, output shape and parameter count;
+    Each box gives a layer's kind (``conv``, ``max pool``, ``dense``, ... for
+    PyTorch's class names), output shape and parameter count;
     convolutions and pooling are blue, dense layers orange, layers without
     parameters pale. Brackets below group the layers up to the last
     convolution or pooling layer as "feature extraction" and the dense
@@ -912,7 +916,7 @@ def draw_architecture(rows, ax=None, title=None):
             )
     if not rows:
         raise ValueError("`rows` must hold at least one layer, got none")
-    ax = _axes(ax, figsize=(1.25 * len(rows) + 0.5, 2.6))
+    ax = _axes(ax, figsize=(1.0 * len(rows) + 0.4, 2.3))
     width, step = 1.0, 1.25
     for i, row in enumerate(rows):
         x0 = i * step
@@ -922,12 +926,12 @@ def draw_architecture(rows, ax=None, title=None):
             edgecolor="#555555"))
         shape = "×".join(str(d) for d in row["output_shape"])
         params = f"{row['params']:,}\nparams" if row["params"] else "no\nparams"
-        ax.text(x0 + width / 2, 1.15, row["kind"], ha="center", va="center",
-                fontsize=8.5, fontweight="bold")
+        ax.text(x0 + width / 2, 1.15, _SHORT_NAMES.get(row["kind"], row["kind"]),
+                ha="center", va="center", fontsize=9.5, fontweight="bold")
         ax.text(x0 + width / 2, 0.75, shape, ha="center", va="center",
-                fontsize=8.5)
+                fontsize=10)
         ax.text(x0 + width / 2, 0.3, params, ha="center", va="center",
-                fontsize=8, color="#333333")
+                fontsize=9, color="#333333")
         if i:
             ax.annotate("", (x0, 0.7), (x0 - step + width, 0.7),
                         arrowprops={"arrowstyle": "-|>", "color": "#555555"})
@@ -943,7 +947,7 @@ def draw_architecture(rows, ax=None, title=None):
         ax.plot([lo, lo, hi, hi], [-0.15, -0.3, -0.3, -0.15], color=colour,
                 linewidth=1.5)
         ax.text((lo + hi) / 2, -0.4, label, ha="center", va="top",
-                color=colour, fontsize=10)
+                color=colour, fontsize=11)
     ax.set_xlim(-0.1, (len(rows) - 1) * step + width + 0.1)
     ax.set_ylim(-0.8, 1.5)
     ax.set_aspect("equal")
