@@ -8,6 +8,7 @@ See ``book/instructors.md`` for the whole road from release to grades.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -45,13 +46,16 @@ def _positive(kind):
     return parse
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(width: int | None = None) -> argparse.ArgumentParser:
+    """The argument parser; ``width`` fixes the help's line width."""
+    formatter = functools.partial(argparse.HelpFormatter, width=width)
     top = argparse.ArgumentParser(
         prog="cnn-course", description="Tools of the CNN basics course."
     )
     sub = top.add_subparsers(dest="command", required=True)
     g = sub.add_parser(
         "grade",
+        formatter_class=formatter,
         help="grade an LMS zip of submissions with nbgrader, in a sandbox",
         description=(
             "Grade every submission in a zip: nbgrader's zip_collect, autograde "
@@ -103,7 +107,7 @@ def parser() -> argparse.ArgumentParser:
 
 def help_text(command: str = "grade") -> str:
     """The ``--help`` text of a subcommand, for the instructors' page."""
-    top = parser()
+    top = parser(width=64)
     for action in top._subparsers._group_actions:
         if command in action.choices:
             return action.choices[command].format_help()

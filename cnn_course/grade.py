@@ -306,16 +306,21 @@ def _reference_run(source_nb: Path, config, course: Path) -> tuple[dict, list]:
         elif cell.cell_type == "code":
             for out in cell.get("outputs", []):
                 if out.output_type == "error":
-                    failures.append((f"cell {index + 1}", f"{out.ename}: {out.evalue}"))
+                    failures.append((f"cell {index + 1}", _error_line(out)))
     failures += [(e["cell"], e["message"]) for e in executor.events]
     return executor.durations, failures
+
+
+def _error_line(out) -> str:
+    """``Name: first line of the message`` of an error output."""
+    lines = (out.evalue or "").strip().splitlines()
+    return (f"{out.ename}: {lines[0]}" if lines else out.ename)[:300]
 
 
 def _first_failure(cell) -> str:
     for out in cell.get("outputs", []):
         if out.output_type == "error":
-            first = (out.evalue or "").strip().splitlines()
-            return f"{out.ename}: {first[0] if first else ''}"[:300]
+            return _error_line(out)
     for out in cell.get("outputs", []):
         if out.output_type == "stream" and out.name == "stderr":
             return "wrote to stderr: " + out.text.strip().splitlines()[0][:250]
@@ -391,9 +396,7 @@ def _outcomes(autograded: Path) -> list[Problem]:
             code = "reference-called" if guard else "test-failed"
             problems.append(Problem(code, message, label))
         elif errors:
-            first = (errors[0].evalue or "").strip().splitlines()
-            text = f"{errors[0].ename}: {first[0] if first else ''}"[:300]
-            problems.append(Problem("cell-error", text, label))
+            problems.append(Problem("cell-error", _error_line(errors[0]), label))
     return problems
 
 
