@@ -1,8 +1,8 @@
 """Fixtures shared between test modules.
 
 The book: ``book_build`` builds the site once per test session, with the flags
-of ``make book``, into a temporary folder (``--path-output``), so that tests
-never touch the developer's ``_build`` or its execution cache. Both
+of ``make book``, from a snapshot of the sources into a temporary folder, so
+that tests never touch the developer's ``_build`` or its execution cache. Both
 ``test_book.py`` and ``test_browser.py`` use it; a fresh clone needs nothing
 built beforehand.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -132,7 +133,23 @@ def html_pages(html: Path) -> list[Path]:
     return sorted(p for p in html.rglob("*.html") if "_static" not in p.parts)
 
 
+def snapshot_sources(destination: Path) -> Path:
+    """Copy what a book build may read (not .venv, .git or _build)."""
+    ignore = shutil.ignore_patterns(
+        ".venv", ".git", "_build", "__pycache__", "*.egg-info", ".pytest_cache",
+        ".hypothesis", ".ruff_cache", ".ipynb_checkpoints", "grading-out",
+    )  # fmt: skip
+    shutil.copytree(REPO, destination, ignore=ignore, symlinks=True)
+    return destination
+
+
 @pytest.fixture(scope="session")
 def book_build(tmp_path_factory: pytest.TempPathFactory) -> BookBuild:
-    """The course book, built once per session from a fresh cache."""
-    return build_book(REPO, tmp_path_factory.mktemp("book"))
+    """The course book, built once per session from a fresh cache.
+
+    It is built from a snapshot of the sources, so that chapters edited
+    during the run (or files a chapter writes) change neither this build nor
+    the repository.
+    """
+    root = tmp_path_factory.mktemp("book")
+    return build_book(snapshot_sources(root / "src"), root / "out")
