@@ -271,7 +271,7 @@ def test_compare_prints_parameters_and_accuracies_in_per_cent(table):
         "accuracy",
     ]
     cnn = table[0]
-    assert f"{100 * cnn['test_acc'][0]:.1f} %" in text
+    assert f"{100 * cnn['test_acc'][0]:.1f}\N{NO-BREAK SPACE}%" in text
     assert "1,898" in text
 
 
