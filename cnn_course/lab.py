@@ -52,14 +52,17 @@ STUDENT_SERVER_EXTENSIONS = {
     "nbgrader.server_extensions.course_list": False,
 }
 
-#: nbgrader's JupyterLab plugins that students do not get. Validate
-#: (``@jupyter/nbgrader:validate-assignment``) stays.
+#: JupyterLab plugins that students do not get: nbgrader's instructor tools
+#: and its assignment list. Validate (``@jupyter/nbgrader:validate-assignment``)
+#: stays.
 DISABLED_LAB_PLUGINS = [
     "@jupyter/nbgrader:formgrader",
     "@jupyter/nbgrader:create-assignment",
     "@jupyter/nbgrader:course-list",
     "@jupyter/nbgrader:assignment-list",
     "@jupyter/nbgrader:menu",
+    # JupyterLab's news pop-up asks to fetch news from the internet
+    "@jupyterlab/apputils-extension:announcements",
 ]
 
 
