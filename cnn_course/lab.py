@@ -17,6 +17,11 @@
   config folder put first on ``JUPYTER_CONFIG_PATH``. Nothing in the
   virtualenv or in ``~/.jupyter`` is changed.
 
+Validate shows failing tests in the page. (The command-line ``nbgrader
+validate`` exits with 0 even when tests fail; scripts must read its output.
+The course's own tests grade with ``nbgrader autograde`` and read the
+gradebook instead.)
+
 Options not listed under ``--help`` are passed on to ``jupyter lab``.
 """
 
