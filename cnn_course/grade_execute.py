@@ -156,11 +156,12 @@ class SandboxExecute(Execute):
             "traceback": [],
         }
         student = (resources or {}).get("nbgrader", {}).get("student", "reference")
-        start = monotonic()
         try:
             with self.setup_kernel():
                 info = self.wait_for_reply(self.kc.kernel_info())
                 self.nb.metadata["language_info"] = info["content"]["language_info"]
+                # The budget is the notebook's: it starts once the kernel is up.
+                start = monotonic()
                 for index, cell in enumerate(self.nb.cells):
                     if cell.cell_type != "code" or not cell.source.strip():
                         continue

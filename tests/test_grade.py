@@ -422,3 +422,45 @@ def test_unsafe_grades_without_sandbox_and_says_so(
     assert result.students["ann"].score == 5.0
     assert "--unsafe" in result.sandbox
     assert "--unsafe" in (result.report_dir / "report.md").read_text()
+
+
+@pytest.mark.slow
+@needs_bwrap
+def test_a_kernel_that_ignores_the_interrupt_is_killed_and_others_go_on(
+    toy_solutions, tmp_path
+):
+    """A loop that ignores SIGINT, then a notebook that sleeps cell by cell."""
+    source = toy_source()
+    stubborn = grade_corpus.student_view(source)
+    stubborn.cells[4].source = stubborn.cells[4].source.replace(
+        "return a * b",
+        "import signal\n    signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "    while True:\n        pass",
+    )
+    sleepy = grade_corpus.student_view(source)
+    for index in (2, 4):
+        sleepy.cells[index].source += "\nimport time\ntime.sleep(3)"
+    files = {
+        "stubborn/99_toy.ipynb": nbformat.writes(stubborn).encode(),
+        "sleepy/99_toy.ipynb": nbformat.writes(sleepy).encode(),
+        "fine/99_toy.ipynb": nbformat.writes(
+            grade_corpus.student_view(source)
+        ).encode(),
+    }
+    zip_path = tmp_path / "class.zip"
+    zip_path.write_bytes(_zip(files))
+    options = GradeOptions(
+        solutions_dir=toy_solutions, timeout=4, notebook_timeout=5.5, progress=False
+    )
+    result = grade(TOY, zip_path, tmp_path / "out", options)
+    students = result.students
+    assert {s: r.score for s, r in students.items()} == {
+        "fine": 5.0,
+        "sleepy": 2.0,
+        "stubborn": 2.0,
+    }
+    stubborn_problems = {(p.code, p.cell) for p in students["stubborn"].problems}
+    assert ("kernel-unresponsive", "test_mul") in stubborn_problems
+    sleepy_problems = {(p.code, p.cell) for p in students["sleepy"].problems}
+    # 3 s in each answer cell: past the 5.5 s budget after the second one
+    assert ("notebook-timeout", "test_mul") in sleepy_problems
