@@ -26,8 +26,11 @@ lab: $(STAMP)
 release: $(STAMP)
 	$(BIN)/python -m cnn_course.release
 
-# make grade ASSIGNMENT=01_convolution SUBMISSIONS=path/to.zip OUT=grading-out
+# make grade ASSIGNMENT=01_convolution SUBMISSIONS=path/to.zip [OUT=grading-out]
+# (see book/instructors.md; OUT defaults to grading-out/, which git ignores)
+OUT ?= grading-out
 grade: $(STAMP)
+	@test -n "$(ASSIGNMENT)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade ASSIGNMENT=NN_topic SUBMISSIONS=file.zip [OUT=grading-out]" >&2; exit 2; }
 	$(BIN)/cnn-course grade --assignment $(ASSIGNMENT) --submissions $(SUBMISSIONS) --out $(OUT)
 
 bench: $(STAMP)
