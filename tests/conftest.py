@@ -153,3 +153,12 @@ def book_build(tmp_path_factory: pytest.TempPathFactory) -> BookBuild:
     """
     root = tmp_path_factory.mktemp("book")
     return build_book(snapshot_sources(root / "src"), root / "out")
+
+
+# Folders the browser test saved screenshots into, named at the end of the run.
+SCREENSHOT_FOLDERS: list[Path] = []
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for folder in SCREENSHOT_FOLDERS:
+        terminalreporter.write_line(f"book screenshots: {folder}")

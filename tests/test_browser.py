@@ -34,7 +34,14 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
-from conftest import GENERATED_PAGES, REPO, BookBuild, html_pages, toc_files
+from conftest import (
+    GENERATED_PAGES,
+    REPO,
+    SCREENSHOT_FOLDERS,
+    BookBuild,
+    html_pages,
+    toc_files,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -120,12 +127,11 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def screenshots(request: pytest.FixtureRequest) -> Iterator[Path]:
+def screenshots() -> Path:
+    """The folder for the screenshots, named in pytest's closing summary."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    yield SCREENSHOTS
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"\nbook screenshots: {SCREENSHOTS.resolve()}")
+    SCREENSHOT_FOLDERS.append(SCREENSHOTS.resolve())
+    return SCREENSHOTS
 
 
 @cache
@@ -227,3 +233,23 @@ def test_page_works_offline(name, site, browser, screenshots, book_build):
 
     problems += [f"request to another host (blocked): {u}" for u in off_site]
     assert not problems, f"{name}:\n" + "\n".join(problems)
+
+
+def test_search_finds_a_glossary_term_offline(site, browser):
+    """Check that the site's own search index answers a query in the browser."""
+    context = browser.new_context()
+    try:
+        context.route(
+            "**/*",
+            lambda r: r.continue_() if r.request.url.startswith(site) else r.abort(),
+        )
+        page = context.new_page()
+        page.goto(f"{site}/search.html?q=stride", wait_until="load")
+        hits = page.locator("#search-results ul.search li")
+        hits.first.wait_for(timeout=30_000)
+        pages = hits.locator("a").evaluate_all("els => els.map(a => a.href)")
+    finally:
+        context.close()
+    assert any(href.split("#")[0].endswith("/book/glossary.html") for href in pages), (
+        pages
+    )
