@@ -159,11 +159,16 @@ def normalised(path: Path) -> dict:
     """A notebook as JSON with the metadata that changes run to run removed.
 
     Used to compare a fresh release with the committed one. nbgrader's
-    generated notebooks hold nothing volatile today; ``widgets`` state and
-    execution counts are dropped in case a notebook was opened and saved.
+    generated notebooks hold nothing volatile today; ``widgets`` state,
+    execution counts and the details JupyterLab adds to ``language_info`` are
+    dropped in case a notebook was opened and saved.
     """
     notebook = json.loads(Path(path).read_text())
-    notebook.get("metadata", {}).pop("widgets", None)
+    metadata = notebook.get("metadata", {})
+    metadata.pop("widgets", None)
+    # JupyterLab fills in language_info (version, lexer, ...) when it saves
+    if "language_info" in metadata:
+        metadata["language_info"] = {"name": metadata["language_info"].get("name")}
     for cell in notebook.get("cells", []):
         if cell.get("cell_type") == "code":
             cell["execution_count"] = None
