@@ -55,6 +55,11 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.is_file(),
+    reason=f"no Chromium at {CHROMIUM}: install Debian's `chromium` package "
+    "(.ci/run does) or set $CHROMIUM to run the browser test",
+)
 SCREENSHOTS = Path(os.environ.get("BOOK_SCREENSHOTS", REPO / "_build" / "screenshots"))
 PAGES = sorted(GENERATED_PAGES) + toc_files()
 
@@ -171,6 +176,7 @@ def test_every_built_page_is_checked(book_build: BookBuild):
     assert built <= set(PAGES), f"pages not opened in the browser: {built - set(PAGES)}"
 
 
+@needs_chromium
 @pytest.mark.parametrize("name", PAGES)
 def test_page_works_offline(name, site, browser, screenshots, book_build):
     """Open one page and check console, requests, images, math and links."""
@@ -235,6 +241,7 @@ def test_page_works_offline(name, site, browser, screenshots, book_build):
     assert not problems, f"{name}:\n" + "\n".join(problems)
 
 
+@needs_chromium
 def test_search_finds_a_glossary_term_offline(site, browser):
     """Check that the site's own search index answers a query in the browser."""
     context = browser.new_context()
