@@ -21,8 +21,12 @@ import cnn_course as cc
 CASES = [
     # name, x shape, weight shape, kwargs
     ("8x16x64x64, 32 3x3", (8, 16, 64, 64), (32, 16, 3, 3), dict(padding=1)),
-    ("1x3x224x224, 64 11x11 /4", (1, 3, 224, 224), (64, 3, 11, 11),
-     dict(stride=4, padding=2)),
+    (
+        "1x3x224x224, 64 11x11 /4",
+        (1, 3, 224, 224),
+        (64, 3, 11, 11),
+        dict(stride=4, padding=2),
+    ),
     ("32x64x32x32, 64 3x3", (32, 64, 32, 32), (64, 64, 3, 3), dict(padding=1)),
 ]
 
@@ -42,8 +46,10 @@ def interleaved(fns, repeats):
 
 def main():
     rng = np.random.default_rng(0)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"numpy {np.__version__}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        f"numpy {np.__version__}"
+    )
     print(f"{'case':28} {'dtype':8} {'torch ms':>9} {'cc ms':>9} {'ratio':>6}")
     worst = 0.0
     for name, xs, ws, kwargs in CASES:
@@ -63,8 +69,10 @@ def main():
             t_torch, t_cc = interleaved([theirs, ours], repeats=7)
             ratio = t_cc / t_torch
             worst = max(worst, ratio)
-            print(f"{name:28} {np.dtype(dtype).name:8} {t_torch * 1e3:9.2f} "
-                  f"{t_cc * 1e3:9.2f} {ratio:6.2f}")
+            print(
+                f"{name:28} {np.dtype(dtype).name:8} {t_torch * 1e3:9.2f} "
+                f"{t_cc * 1e3:9.2f} {ratio:6.2f}"
+            )
     print(f"worst ratio {worst:.2f} (target <= 2)")
 
     # What vectorising buys: the loop version on a small case.
@@ -74,9 +82,11 @@ def main():
         [lambda: cc.conv2d(x, w, padding=1), lambda: cc.conv2d_naive(x, w, padding=1)],
         repeats=3,
     )
-    print(f"\nconv2d_naive vs conv2d on 1x3x16x16, 8 3x3 filters: "
-          f"{t_naive * 1e3:.1f} ms vs {t_fast * 1e3:.3f} ms "
-          f"({t_naive / t_fast:.0f}x slower)")
+    print(
+        f"\nconv2d_naive vs conv2d on 1x3x16x16, 8 3x3 filters: "
+        f"{t_naive * 1e3:.1f} ms vs {t_fast * 1e3:.3f} ms "
+        f"({t_naive / t_fast:.0f}x slower)"
+    )
 
 
 if __name__ == "__main__":

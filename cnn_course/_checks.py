@@ -74,8 +74,7 @@ def check_array(name: str, value, ndim: int, layout: str) -> np.ndarray:
     """
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(
-            f"`{name}` must be a NumPy array of shape {layout}, "
-            f"got {_describe(value)}"
+            f"`{name}` must be a NumPy array of shape {layout}, got {_describe(value)}"
         )
     try:
         import torch
@@ -90,9 +89,7 @@ def check_array(name: str, value, ndim: int, layout: str) -> np.ndarray:
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
     ):
-        raise TypeError(
-            f"`{name}` must hold real numbers, got dtype {arr.dtype}"
-        )
+        raise TypeError(f"`{name}` must hold real numbers, got dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.complexfloating):
         raise TypeError(f"`{name}` must hold real numbers, got dtype {arr.dtype}")
     if arr.ndim != ndim:

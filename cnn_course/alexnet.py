@@ -77,15 +77,24 @@ _SPECS = {
 
 VARIANTS = tuple(_SPECS)
 
-_COLUMNS = ["name", "kind", "in_shape", "kernel", "stride", "padding", "groups",
-            "out_shape", "weights", "biases", "params"]
+_COLUMNS = [
+    "name",
+    "kind",
+    "in_shape",
+    "kernel",
+    "stride",
+    "padding",
+    "groups",
+    "out_shape",
+    "weights",
+    "biases",
+    "params",
+]
 
 
 def _check_variant(variant):
     if variant not in _SPECS:
-        raise ValueError(
-            f"`variant` must be one of {list(VARIANTS)}, got {variant!r}"
-        )
+        raise ValueError(f"`variant` must be one of {list(VARIANTS)}, got {variant!r}")
     return _SPECS[variant]
 
 
@@ -125,9 +134,15 @@ def layer_table(variant: str = "paper") -> Table:
             side = output_size(h, k, s, p), output_size(w, k, s, p)
             shape = (cfg["out"], *side)
             params = conv2d_params(c, cfg["out"], k, groups=g)
-            row.update(kernel=(k, k), stride=s, padding=p, groups=g,
-                       biases=cfg["out"], weights=params - cfg["out"],
-                       params=params)
+            row.update(
+                kernel=(k, k),
+                stride=s,
+                padding=p,
+                groups=g,
+                biases=cfg["out"],
+                weights=params - cfg["out"],
+                params=params,
+            )
         elif kind == "maxpool":
             c, h, w = shape
             k, s = cfg["k"], cfg["s"]
@@ -142,15 +157,13 @@ def layer_table(variant: str = "paper") -> Table:
             shape = (size,)
         elif kind == "linear":
             params = linear_params(shape[0], cfg["out"])
-            row.update(biases=cfg["out"], weights=params - cfg["out"],
-                       params=params)
+            row.update(biases=cfg["out"], weights=params - cfg["out"], params=params)
             shape = (cfg["out"],)
         row["out_shape"] = shape
         row["params"] = row["weights"] + row["biases"]
         rows.append(row)
     total = sum(r["params"] for r in rows)
-    return Table(rows, columns=_COLUMNS,
-                 footer={"name": "total", "params": total})
+    return Table(rows, columns=_COLUMNS, footer={"name": "total", "params": total})
 
 
 def total_params(variant: str = "paper") -> int:
@@ -202,8 +215,9 @@ def build(variant: str = "paper"):
     for name, kind, cfg in spec["layers"]:
         index = name[-1]
         if kind == "conv":
-            modules[name] = nn.Conv2d(channels, cfg["out"], cfg["k"], cfg["s"],
-                                      cfg["p"], groups=cfg["groups"])
+            modules[name] = nn.Conv2d(
+                channels, cfg["out"], cfg["k"], cfg["s"], cfg["p"], groups=cfg["groups"]
+            )
             modules[f"relu{index}"] = nn.ReLU(inplace=True)
             channels = cfg["out"]
         elif kind == "lrn":

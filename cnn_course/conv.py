@@ -31,8 +31,7 @@ def _padding_pairs(padding, kernel_hw, dilation_hw, stride_hw):
                     "PyTorch refuses it for strided convolutions too"
                 )
             return tuple(
-                same_padding(k, d)
-                for k, d in zip(kernel_hw, dilation_hw, strict=True)
+                same_padding(k, d) for k, d in zip(kernel_hw, dilation_hw, strict=True)
             )
         raise ValueError(
             f'`padding` must be an int, a pair of ints, "valid" or "same", '
@@ -45,7 +44,12 @@ def _padding_pairs(padding, kernel_hw, dilation_hw, stride_hw):
 def _output_hw(in_hw, kernel_hw, stride_hw, pads, dilation_hw, what="input"):
     out = []
     for axis, n, k, s, (p0, p1), d in zip(
-        ("height", "width"), in_hw, kernel_hw, stride_hw, pads, dilation_hw,
+        ("height", "width"),
+        in_hw,
+        kernel_hw,
+        stride_hw,
+        pads,
+        dilation_hw,
         strict=True,
     ):
         span = d * (k - 1) + 1
@@ -59,8 +63,9 @@ def _output_hw(in_hw, kernel_hw, stride_hw, pads, dilation_hw, what="input"):
     return tuple(out)
 
 
-def _check_conv(x, weight, bias, stride, padding, dilation, groups,
-                x_name="x", w_name="weight"):
+def _check_conv(
+    x, weight, bias, stride, padding, dilation, groups, x_name="x", w_name="weight"
+):
     x = check_array(x_name, x, 4, "(N, C_in, H, W)")
     weight = check_array(w_name, weight, 4, "(C_out, C_in/groups, kH, kW)")
     g = check_int("groups", groups, 1)
@@ -162,9 +167,10 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     for u in range(kh):
         for v in range(kw):
             cols[:, :, u, v] = xp[
-                :, :,
-                u * dh: u * dh + sh * (oh - 1) + 1: sh,
-                v * dw: v * dw + sw * (ow - 1) + 1: sw,
+                :,
+                :,
+                u * dh : u * dh + sh * (oh - 1) + 1 : sh,
+                v * dw : v * dw + sw * (ow - 1) + 1 : sw,
             ]
     cols = cols.reshape(n, g, c_g * kh * kw, oh * ow)
     w = weight.astype(dtype, copy=False).reshape(g, c_out // g, c_g * kh * kw)
@@ -205,8 +211,9 @@ def conv2d_naive(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1
                     for c in range(c_g):  # every channel of the filter
                         for u in range(kh):  # every kernel row ...
                             for v in range(kw):  # ... and column
-                                pixel = xp[n, first + c, i * sh + u * dh,
-                                           j * sw + v * dw]
+                                pixel = xp[
+                                    n, first + c, i * sh + u * dh, j * sw + v * dw
+                                ]
                                 total += weight[o, c, u, v] * pixel
                     out[n, o, i, j] = total
     return out
@@ -220,8 +227,9 @@ def _check_2d(image, kernel, stride, padding):
     kernel = check_array("kernel", kernel, 2, "(kH, kW)")
     stride_hw = check_pair("stride", stride, 1)
     pads = _padding_pairs(padding, kernel.shape, (1, 1), stride_hw)
-    out_hw = _output_hw(image.shape, kernel.shape, stride_hw, pads, (1, 1),
-                        what="image")
+    out_hw = _output_hw(
+        image.shape, kernel.shape, stride_hw, pads, (1, 1), what="image"
+    )
     return image, kernel, stride_hw, pads, out_hw
 
 
@@ -256,8 +264,12 @@ def correlate2d(image, kernel, stride=1, padding=0):
            [-4., -4.]])
     """
     image, kernel, stride_hw, pads, _ = _check_2d(image, kernel, stride, padding)
-    return conv2d(image[None, None], kernel[None, None], stride=stride_hw,
-                  padding=_as_torch_padding(pads))[0, 0]
+    return conv2d(
+        image[None, None],
+        kernel[None, None],
+        stride=stride_hw,
+        padding=_as_torch_padding(pads),
+    )[0, 0]
 
 
 def correlate2d_naive(image, kernel, stride=1, padding=0):
@@ -269,15 +281,13 @@ def correlate2d_naive(image, kernel, stride=1, padding=0):
     array([[2., 1.],
            [1., 2.]])
     """
-    image, kernel, (sh, sw), pads, (oh, ow) = _check_2d(
-        image, kernel, stride, padding
-    )
+    image, kernel, (sh, sw), pads, (oh, ow) = _check_2d(image, kernel, stride, padding)
     padded = np.pad(image, pads)
     kh, kw = kernel.shape
     out = np.zeros((oh, ow), dtype=result_dtype(image, kernel))
     for i in range(oh):
         for j in range(ow):
-            patch = padded[i * sh: i * sh + kh, j * sw: j * sw + kw]
+            patch = padded[i * sh : i * sh + kh, j * sw : j * sw + kw]
             out[i, j] = np.sum(patch * kernel)  # one stamp, one number
     return out
 
@@ -288,5 +298,3 @@ def _as_torch_padding(pads):
     if top == bottom and left == right:
         return (top, left)
     return "same"  # the only asymmetric padding this module produces
-
-

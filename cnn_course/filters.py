@@ -106,8 +106,10 @@ def apply_filter(image, kernel, border="edge", clip=True):
     [0.5, 0.5, 0.5, 0.5, 0.5]
     """
     arr = np.asarray(image) if not isinstance(image, (str, bytes)) else image
-    if not isinstance(arr, np.ndarray) or arr.ndim not in (2, 3) or (
-        arr.ndim == 3 and arr.shape[2] not in (3, 4)
+    if (
+        not isinstance(arr, np.ndarray)
+        or arr.ndim not in (2, 3)
+        or (arr.ndim == 3 and arr.shape[2] not in (3, 4))
     ):
         raise ValueError(
             "`image` must be a grey (H, W) or colour (H, W, 3) array, got "
@@ -116,9 +118,7 @@ def apply_filter(image, kernel, border="edge", clip=True):
     kernel = check_array("kernel", kernel, 2, "(kH, kW)")
     clip = check_bool("clip", clip)
     if border not in _BORDERS:
-        raise ValueError(
-            f"`border` must be one of {sorted(_BORDERS)}, got {border!r}"
-        )
+        raise ValueError(f"`border` must be one of {sorted(_BORDERS)}, got {border!r}")
     if arr.dtype == np.uint8:
         arr = arr / 255.0
     elif np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_:

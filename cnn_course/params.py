@@ -57,9 +57,7 @@ def conv2d_params(
     g = check_int("groups", groups, 1)
     for name, c in (("in_channels", c_in), ("out_channels", c_out)):
         if c % g:
-            raise ValueError(
-                f"`{name}` must be divisible by `groups`, got {c} and {g}"
-            )
+            raise ValueError(f"`{name}` must be divisible by `groups`, got {c} and {g}")
     return kh * kw * (c_in // g) * c_out + (c_out if bias else 0)
 
 
@@ -99,7 +97,5 @@ def count_params(module) -> int:
     import torch
 
     if not isinstance(module, torch.nn.Module):
-        raise TypeError(
-            f"`module` must be a torch.nn.Module, got {_describe(module)}"
-        )
+        raise TypeError(f"`module` must be a torch.nn.Module, got {_describe(module)}")
     return sum(p.numel() for p in module.parameters() if p.requires_grad)

@@ -54,8 +54,9 @@ def show_image(image, ax=None, title=None, cmap="gray", vmin=None, vmax=None):
     return ax
 
 
-def show_matrix(matrix, ax=None, title=None, fmt=None, cmap="Blues",
-                highlight=None, grey=None):
+def show_matrix(
+    matrix, ax=None, title=None, fmt=None, cmap="Blues", highlight=None, grey=None
+):
     """Draw a small matrix as a grid of cells with its numbers written in.
 
     Parameters
@@ -86,16 +87,18 @@ def show_matrix(matrix, ax=None, title=None, fmt=None, cmap="Blues",
         ax.imshow(shade, cmap="gray", vmin=0, vmax=1)
     for (i, j), value in np.ndenumerate(matrix):
         if np.isfinite(value):
-            ax.text(j, i, fmt.format(value), ha="center", va="center",
-                    fontsize=9)
+            ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=9)
     ax.set_xticks(np.arange(-0.5, matrix.shape[1]), minor=True)
     ax.set_yticks(np.arange(-0.5, matrix.shape[0]), minor=True)
     ax.grid(which="minor", color="white", linewidth=1.5)
     ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
     if highlight is not None:
         r, c, h, w = highlight
-        ax.add_patch(Rectangle((c - 0.5, r - 0.5), w, h, fill=False,
-                               edgecolor="crimson", linewidth=2.5))
+        ax.add_patch(
+            Rectangle(
+                (c - 0.5, r - 0.5), w, h, fill=False, edgecolor="crimson", linewidth=2.5
+            )
+        )
     if title:
         ax.set_title(title)
     return ax
@@ -135,12 +138,14 @@ def animate_correlation(image, kernel, stride=1, padding=0, interval=700):
     out = correlate2d(image, kernel, stride=(sh, sw), padding=(ph, pw))
     padded = np.pad(image, ((ph, ph), (pw, pw)))
     is_pad = np.ones(padded.shape, dtype=bool)
-    is_pad[ph: ph + image.shape[0], pw: pw + image.shape[1]] = False
+    is_pad[ph : ph + image.shape[0], pw : pw + image.shape[1]] = False
     kh, kw = kernel.shape
     oh, ow = out.shape
     width = padded.shape[1] + kw + max(ow, 2)
     fig, (left, middle, right) = plt.subplots(
-        1, 3, figsize=(0.5 * width + 2, 0.5 * max(padded.shape[0], oh) + 1.6),
+        1,
+        3,
+        figsize=(0.5 * width + 2, 0.5 * max(padded.shape[0], oh) + 1.6),
         gridspec_kw={"width_ratios": [padded.shape[1], kw, max(ow, 2)]},
     )
 
@@ -149,18 +154,25 @@ def animate_correlation(image, kernel, stride=1, padding=0, interval=700):
         done = np.arange(out.size).reshape(out.shape) <= frame
         for ax in (left, middle, right):
             ax.clear()
-        show_matrix(padded, ax=left, grey=is_pad,
-                    highlight=(i * sh, j * sw, kh, kw),
-                    title=f"input, stride {sh}, padding {ph}")
+        show_matrix(
+            padded,
+            ax=left,
+            grey=is_pad,
+            highlight=(i * sh, j * sw, kh, kw),
+            title=f"input, stride {sh}, padding {ph}",
+        )
         show_matrix(kernel, ax=middle, cmap="Greens", title="kernel")
-        show_matrix(np.where(done, out, np.nan), ax=right,
-                    highlight=(i, j, 1, 1), cmap="Oranges",
-                    title=f"output {oh}×{ow}")
+        show_matrix(
+            np.where(done, out, np.nan),
+            ax=right,
+            highlight=(i, j, 1, 1),
+            cmap="Oranges",
+            title=f"output {oh}×{ow}",
+        )
         fig.suptitle(f"output[{i}, {j}] = sum(window × kernel) = {out[i, j]:g}")
         return []
 
-    anim = FuncAnimation(fig, draw, frames=oh * ow, interval=interval,
-                         repeat=True)
+    anim = FuncAnimation(fig, draw, frames=oh * ow, interval=interval, repeat=True)
     plt.close(fig)  # the animation keeps the figure; do not show it twice
     return anim
 
@@ -175,12 +187,11 @@ def _coverage_1d(n, k, s, p, d):
     counts = np.zeros(n + 2 * p, dtype=int)
     for i in range(output_size(n, k, s, p, d)):  # each window position
         start = i * s
-        counts[start: start + d * (k - 1) + 1: d] += 1  # each of its k taps
+        counts[start : start + d * (k - 1) + 1 : d] += 1  # each of its k taps
     return counts
 
 
-def plot_coverage(n, kernel_size, stride=1, padding=0, dilation=1, ax=None,
-                  title=None):
+def plot_coverage(n, kernel_size, stride=1, padding=0, dilation=1, ax=None, title=None):
     """Show how many windows read each input cell; cells never read stand out.
 
     Each cell of the (padded) input gets the number of times a kernel tap
@@ -219,16 +230,23 @@ def plot_coverage(n, kernel_size, stride=1, padding=0, dilation=1, ax=None,
     dh, dw = check_pair("dilation", dilation, 1)
     output_size(h, kh, sh, ph, dh)  # raises a clear error when nothing fits
     output_size(w, kw, sw, pw, dw)
-    counts = np.outer(_coverage_1d(h, kh, sh, ph, dh),
-                      _coverage_1d(w, kw, sw, pw, dw))
+    counts = np.outer(_coverage_1d(h, kh, sh, ph, dh), _coverage_1d(w, kw, sw, pw, dw))
     is_pad = np.ones(counts.shape, dtype=bool)
-    is_pad[ph: ph + h, pw: pw + w] = False
+    is_pad[ph : ph + h, pw : pw + w] = False
     ax = show_matrix(counts, ax=ax, grey=is_pad, cmap="Blues", title=title)
     for (i, j), c in np.ndenumerate(counts):
         if c == 0 and not is_pad[i, j]:
-            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
-                                   hatch="///", edgecolor="crimson",
-                                   linewidth=0))
+            ax.add_patch(
+                Rectangle(
+                    (j - 0.5, i - 0.5),
+                    1,
+                    1,
+                    fill=False,
+                    hatch="///",
+                    edgecolor="crimson",
+                    linewidth=0,
+                )
+            )
     ax.coverage = counts
     return ax
 
@@ -266,12 +284,24 @@ def plot_output_sizes(kernel_size, stride, n_max, padding=0, ax=None):
     fraction = (n + 2 * p - k) / s + 1
     floor = [output_size(int(i), k, s, p) for i in n]
     ceil = [output_size(int(i), k, s, p, ceil_mode=True) for i in n]
-    ax.plot(n, fraction, "o", color="grey", markersize=4,
-            label=r"$(n + 2p - k)/s + 1$")
-    ax.step(n, floor, where="post", color="tab:blue", linewidth=2,
-            label="floor (convolution, pooling)")
-    ax.step(n, ceil, where="post", color="tab:orange", linewidth=1.5,
-            linestyle="--", label="ceil_mode=True (pooling)")
+    ax.plot(n, fraction, "o", color="grey", markersize=4, label=r"$(n + 2p - k)/s + 1$")
+    ax.step(
+        n,
+        floor,
+        where="post",
+        color="tab:blue",
+        linewidth=2,
+        label="floor (convolution, pooling)",
+    )
+    ax.step(
+        n,
+        ceil,
+        where="post",
+        color="tab:orange",
+        linewidth=1.5,
+        linestyle="--",
+        label="ceil_mode=True (pooling)",
+    )
     ax.set_xlabel("input size $n$")
     ax.set_ylabel("output size")
     ax.set_title(f"kernel {k}, stride {s}, padding {p}")
@@ -284,8 +314,9 @@ def _millions(ax):
     """Label the x axis in millions of parameters."""
     from matplotlib.ticker import FuncFormatter
 
-    ax.xaxis.set_major_formatter(FuncFormatter(
-        lambda x, _: f"{x / 1e6:g} M" if x else "0"))
+    ax.xaxis.set_major_formatter(
+        FuncFormatter(lambda x, _: f"{x / 1e6:g} M" if x else "0")
+    )
     ax.set_xlabel("parameters")
 
 
@@ -303,8 +334,7 @@ def _check_rows(rows):
     for i, row in enumerate(rows):
         if not isinstance(row, dict) or not {"name", "kind", "params"} <= set(row):
             raise ValueError(
-                f"`rows[{i}]` must be a dict with keys name, kind, params, "
-                f"got {row!r}"
+                f"`rows[{i}]` must be a dict with keys name, kind, params, got {row!r}"
             )
     return [r for r in rows if r["params"]]
 
@@ -343,8 +373,10 @@ def plot_layer_params(rows, ax=None, title=None):
     ax.set_xlim(0, top * 1.3)
     _millions(ax)
     handles = [
-        Patch(color=_KIND_COLOURS.get(kind, "tab:grey"),
-              label=_KIND_LABELS.get(kind, kind))
+        Patch(
+            color=_KIND_COLOURS.get(kind, "tab:grey"),
+            label=_KIND_LABELS.get(kind, kind),
+        )
         for kind in dict.fromkeys(r["kind"] for r in rows)
     ]
     ax.legend(handles=handles, loc="lower right", fontsize=9)
@@ -392,22 +424,39 @@ def plot_param_split(splits, ax=None, title=None):
         left = 0
         for kind in ("conv", "linear"):
             width = parts[kind]
-            ax.barh(yi, width, left=left, height=0.5, color=_KIND_COLOURS[kind],
-                    label=_KIND_LABELS[kind] if yi == y[0] else None)
+            ax.barh(
+                yi,
+                width,
+                left=left,
+                height=0.5,
+                color=_KIND_COLOURS[kind],
+                label=_KIND_LABELS[kind] if yi == y[0] else None,
+            )
             share = 100 * width / total
             text = f"{_KIND_LABELS[kind].split()[0]}: {width:,} ({share:.1f} %)"
             if share > 30:  # room inside the bar
-                ax.text(left + width / 2, yi, text, ha="center", va="center",
-                        fontsize=9, color="white")
+                ax.text(
+                    left + width / 2,
+                    yi,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=9,
+                    color="white",
+                )
             else:  # a thin bar: label it above its start
-                ax.text(left, yi + 0.3, text, ha="left", va="bottom",
-                        fontsize=9)
+                ax.text(left, yi + 0.3, text, ha="left", va="bottom", fontsize=9)
             left += width
     ax.set_yticks(y, labels)
     ax.set_ylim(y[-1] - 0.5, y[0] + 0.9)
     _millions(ax)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2,
-              fontsize=9, frameon=False)
+    ax.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.25),
+        ncol=2,
+        fontsize=9,
+        frameon=False,
+    )
     ax.spines[["top", "right"]].set_visible(False)
     if title:
         ax.set_title(title)
@@ -465,24 +514,37 @@ def show_stamp(image, kernel, i, j, stride=1, padding=0, fmt=None):
         )
     padded = np.pad(image, ((ph, ph), (pw, pw)))
     is_pad = np.ones(padded.shape, dtype=bool)
-    is_pad[ph: ph + image.shape[0], pw: pw + image.shape[1]] = False
+    is_pad[ph : ph + image.shape[0], pw : pw + image.shape[1]] = False
     kh, kw = kernel.shape
-    window = padded[i * sh: i * sh + kh, j * sw: j * sw + kw]
+    window = padded[i * sh : i * sh + kh, j * sw : j * sw + kw]
     products = window * kernel + 0.0  # + 0.0: no "-0" where a zero meets a minus
     done = np.arange(out.size).reshape(out.shape) <= i * ow + j
     widths = [padded.shape[1], kw, kw, max(ow, 2)]
     height = max(padded.shape[0], oh)
     fig, axes = plt.subplots(
-        1, 4, figsize=(0.42 * sum(widths) + 2.4, 0.42 * height + 1.1),
+        1,
+        4,
+        figsize=(0.42 * sum(widths) + 2.4, 0.42 * height + 1.1),
         gridspec_kw={"width_ratios": widths},
     )
-    show_matrix(padded, ax=axes[0], grey=is_pad, fmt=fmt,
-                highlight=(i * sh, j * sw, kh, kw), title="input")
+    show_matrix(
+        padded,
+        ax=axes[0],
+        grey=is_pad,
+        fmt=fmt,
+        highlight=(i * sh, j * sw, kh, kw),
+        title="input",
+    )
     show_matrix(kernel, ax=axes[1], cmap="Greens", fmt=fmt, title="kernel")
-    show_matrix(products, ax=axes[2], cmap="Purples", fmt=fmt,
-                title="window × kernel")
-    show_matrix(np.where(done, out, np.nan), ax=axes[3], cmap="Oranges",
-                fmt=fmt, highlight=(i, j, 1, 1), title=f"output {oh}×{ow}")
+    show_matrix(products, ax=axes[2], cmap="Purples", fmt=fmt, title="window × kernel")
+    show_matrix(
+        np.where(done, out, np.nan),
+        ax=axes[3],
+        cmap="Oranges",
+        fmt=fmt,
+        highlight=(i, j, 1, 1),
+        title=f"output {oh}×{ow}",
+    )
     fig.suptitle(f"output[{i}, {j}] = sum of the products = {out[i, j]:g}")
     fig.tight_layout(w_pad=2.0)
     return fig
@@ -495,11 +557,13 @@ def _kernel_scale(kernel, max_denominator=1000):
 
     d = 1
     for value in np.asarray(kernel, dtype=float).ravel():
-        d = lcm(d, Fraction(float(value)).limit_denominator(max_denominator)
-                .denominator)
+        d = lcm(
+            d, Fraction(float(value)).limit_denominator(max_denominator).denominator
+        )
     scaled = np.asarray(kernel, dtype=float) * d
-    if d > max_denominator or not np.allclose(scaled, np.round(scaled),
-                                              rtol=0, atol=1e-9):
+    if d > max_denominator or not np.allclose(
+        scaled, np.round(scaled), rtol=0, atol=1e-9
+    ):
         return 1
     return d
 
@@ -529,8 +593,7 @@ def show_kernel(kernel, ax=None, title=None, cmap="Greens"):
     return show_matrix(matrix, ax=ax, title=label or None, cmap=cmap)
 
 
-def filter_gallery(image, kernels, border="edge", ncols=2, size=3.0,
-                   clip=True):
+def filter_gallery(image, kernels, border="edge", ncols=2, size=3.0, clip=True):
     """One image under several kernels, each kernel drawn beside its result.
 
     Parameters
@@ -566,13 +629,17 @@ def filter_gallery(image, kernels, border="edge", ncols=2, size=3.0,
             + (" (empty)" if isinstance(kernels, dict) else "")
         )
     ncols = check_int("ncols", ncols, 1)
-    results = {name: apply_filter(image, k, border=border, clip=clip)
-               for name, k in kernels.items()}
+    results = {
+        name: apply_filter(image, k, border=border, clip=clip)
+        for name, k in kernels.items()
+    }
     h, w = next(iter(results.values())).shape[:2]
     nrows = -(-len(kernels) // ncols)
     ratio = [1.0, 1.9 * w / h] * ncols
     fig, axes = plt.subplots(
-        nrows, 2 * ncols, squeeze=False,
+        nrows,
+        2 * ncols,
+        squeeze=False,
         figsize=(size * sum(ratio) / 1.9, size * nrows),
         gridspec_kw={"width_ratios": ratio},
     )
@@ -585,8 +652,9 @@ def filter_gallery(image, kernels, border="edge", ncols=2, size=3.0,
         show_kernel(kernel, ax=mat_ax)
         mat_ax.set_anchor("E")
         img_ax.axis("on")
-        show_image(results[name], ax=img_ax, vmin=0.0, vmax=1.0,
-                   title=name.replace("_", " "))
+        show_image(
+            results[name], ax=img_ax, vmin=0.0, vmax=1.0, title=name.replace("_", " ")
+        )
     fig.tight_layout()
     return fig
 
@@ -594,8 +662,16 @@ def filter_gallery(image, kernels, border="edge", ncols=2, size=3.0,
 # --------------------------------------- chapters 3 and 4: layers, pooling, models
 # Appended by the chapter 3 and 4 writer; the names join __all__ below.
 
-_FILTER_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red",
-                   "tab:purple", "tab:brown", "tab:pink", "tab:olive")
+_FILTER_COLOURS = (
+    "tab:blue",
+    "tab:orange",
+    "tab:green",
+    "tab:red",
+    "tab:purple",
+    "tab:brown",
+    "tab:pink",
+    "tab:olive",
+)
 
 
 def show_channel_sum(x, weight, bias=0.0, fmt=None):
@@ -649,40 +725,71 @@ def show_channel_sum(x, weight, bias=0.0, fmt=None):
     out = conv2d(x[None], weight[None], np.array([float(bias)]))[0, 0]
     oh, ow = out.shape
     widths = [w, kw, ow, ow]
-    fig = plt.figure(figsize=(0.5 * sum(widths) + 3.5,
-                              (0.5 * max(h, kh) + 0.8) * c_in + 0.6))
+    fig = plt.figure(
+        figsize=(0.5 * sum(widths) + 3.5, (0.5 * max(h, kh) + 0.8) * c_in + 0.6)
+    )
     grid = fig.add_gridspec(c_in, 4, width_ratios=widths, wspace=0.35)
     for c in range(c_in):
-        show_matrix(x[c], ax=fig.add_subplot(grid[c, 0]), fmt=fmt,
-                    title=f"input channel {c}")
-        show_matrix(weight[c], ax=fig.add_subplot(grid[c, 1]), cmap="Greens",
-                    fmt=fmt, title=f"filter channel {c}")
-        show_matrix(partial[c], ax=fig.add_subplot(grid[c, 2]), cmap="Purples",
-                    fmt=fmt, title=f"channel {c} map")
+        show_matrix(
+            x[c], ax=fig.add_subplot(grid[c, 0]), fmt=fmt, title=f"input channel {c}"
+        )
+        show_matrix(
+            weight[c],
+            ax=fig.add_subplot(grid[c, 1]),
+            cmap="Greens",
+            fmt=fmt,
+            title=f"filter channel {c}",
+        )
+        show_matrix(
+            partial[c],
+            ax=fig.add_subplot(grid[c, 2]),
+            cmap="Purples",
+            fmt=fmt,
+            title=f"channel {c} map",
+        )
     out_ax = fig.add_subplot(grid[:, 3])
-    show_matrix(out, ax=out_ax, cmap="Oranges", fmt=fmt,
-                title=f"sum of the {c_in} maps\n+ bias {float(bias):g}")
+    show_matrix(
+        out,
+        ax=out_ax,
+        cmap="Oranges",
+        fmt=fmt,
+        title=f"sum of the {c_in} maps\n+ bias {float(bias):g}",
+    )
     out_ax.set_anchor("C")
     return fig
 
 
-def _sheets(ax, x, y, width, height, count, colours, step=(0.18, 0.14),
-            max_drawn=8):
+def _sheets(ax, x, y, width, height, count, colours, step=(0.18, 0.14), max_drawn=8):
     """A stack of ``count`` sheets, front one lowest-left; returns its top."""
     from matplotlib.patches import Rectangle
 
     drawn = min(count, max_drawn)
     for i in reversed(range(drawn)):
-        ax.add_patch(Rectangle(
-            (x + i * step[0], y + i * step[1]), width, height,
-            facecolor=colours[i % len(colours)], edgecolor="black",
-            linewidth=0.8, alpha=0.9, zorder=10 - i / max_drawn,
-        ))
+        ax.add_patch(
+            Rectangle(
+                (x + i * step[0], y + i * step[1]),
+                width,
+                height,
+                facecolor=colours[i % len(colours)],
+                edgecolor="black",
+                linewidth=0.8,
+                alpha=0.9,
+                zorder=10 - i / max_drawn,
+            )
+        )
     return y + (drawn - 1) * step[1] + height, x + (drawn - 1) * step[0] + width
 
 
-def draw_conv_layer(in_channels, out_channels, kernel_size, size, stride=1,
-                    padding=0, ax=None, max_drawn=6):
+def draw_conv_layer(
+    in_channels,
+    out_channels,
+    kernel_size,
+    size,
+    stride=1,
+    padding=0,
+    ax=None,
+    max_drawn=6,
+):
     """A schematic of one convolutional layer: input, filters, maps, output.
 
     From left to right: the input as ``C_in`` stacked sheets; the ``C_out``
@@ -732,16 +839,33 @@ def draw_conv_layer(in_channels, out_channels, kernel_size, size, stride=1,
     centre = rows_top / 2
 
     def arrow(start, end, colour="black", scale=12):
-        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>",
-                                     mutation_scale=scale, color=colour,
-                                     linewidth=1.2))
+        ax.add_patch(
+            FancyArrowPatch(
+                start,
+                end,
+                arrowstyle="-|>",
+                mutation_scale=scale,
+                color=colour,
+                linewidth=1.2,
+            )
+        )
 
     # input
     in_y = centre - n * unit / 2
-    in_top, in_right = _sheets(ax, 0, in_y, n * unit, n * unit, c_in,
-                               ["#dddddd"], step=step, max_drawn=max_drawn)
-    ax.text(0, in_y - 0.15, f"input\n{c_in} × {n} × {n}", ha="left", va="top",
-            fontsize=10)
+    in_top, in_right = _sheets(
+        ax,
+        0,
+        in_y,
+        n * unit,
+        n * unit,
+        c_in,
+        ["#dddddd"],
+        step=step,
+        max_drawn=max_drawn,
+    )
+    ax.text(
+        0, in_y - 0.15, f"input\n{c_in} × {n} × {n}", ha="left", va="top", fontsize=10
+    )
     # filters and their maps, one row each
     fx = in_right + 1.0
     f_right = fx + k_side + step[0] * (depth_in - 1)
@@ -749,27 +873,63 @@ def draw_conv_layer(in_channels, out_channels, kernel_size, size, stride=1,
     for f in range(shown):
         mid = rows_top - (f + 0.5) * row_h
         colour = colours[f % len(colours)]
-        _sheets(ax, fx, mid - (k_side + step[1] * (depth_in - 1)) / 2, k_side,
-                k_side, c_in, [colour], step=step, max_drawn=max_drawn)
+        _sheets(
+            ax,
+            fx,
+            mid - (k_side + step[1] * (depth_in - 1)) / 2,
+            k_side,
+            k_side,
+            c_in,
+            [colour],
+            step=step,
+            max_drawn=max_drawn,
+        )
         _sheets(ax, mx, mid - m_side / 2, m_side, m_side, 1, [colour])
         arrow((f_right + 0.08, mid), (mx - 0.08, mid), colour)
     more = "" if c_out <= max_drawn else f", first {shown} drawn"
-    ax.text(fx, -0.15, f"{c_out} filters\neach {c_in} × {k} × {k}{more}",
-            ha="left", va="top", fontsize=10)
-    ax.text(mx, -0.15, f"{c_out} maps\neach {m} × {m}", ha="left", va="top",
-            fontsize=10)
+    ax.text(
+        fx,
+        -0.15,
+        f"{c_out} filters\neach {c_in} × {k} × {k}{more}",
+        ha="left",
+        va="top",
+        fontsize=10,
+    )
+    ax.text(
+        mx, -0.15, f"{c_out} maps\neach {m} × {m}", ha="left", va="top", fontsize=10
+    )
     arrow((in_right + 0.1, centre), (fx - 0.15, centre), scale=15)
     # the maps stacked: the output
     ox = mx + m_side + 1.1
     out_y = centre - m_side / 2
-    _, out_right = _sheets(ax, ox, out_y, m_side, m_side, c_out,
-                           [colours[f % len(colours)] for f in range(c_out)],
-                           step=step, max_drawn=max_drawn)
+    _, out_right = _sheets(
+        ax,
+        ox,
+        out_y,
+        m_side,
+        m_side,
+        c_out,
+        [colours[f % len(colours)] for f in range(c_out)],
+        step=step,
+        max_drawn=max_drawn,
+    )
     arrow((mx + m_side + 0.1, centre), (ox - 0.15, centre), scale=15)
-    ax.text((mx + m_side + ox) / 2, centre + 0.12, "stack", ha="center",
-            va="bottom", fontsize=9)
-    ax.text(ox, out_y - 0.15, f"output\n{c_out} × {m} × {m}", ha="left",
-            va="top", fontsize=10)
+    ax.text(
+        (mx + m_side + ox) / 2,
+        centre + 0.12,
+        "stack",
+        ha="center",
+        va="bottom",
+        fontsize=9,
+    )
+    ax.text(
+        ox,
+        out_y - 0.15,
+        f"output\n{c_out} × {m} × {m}",
+        ha="left",
+        va="top",
+        fontsize=10,
+    )
     ax.set_xlim(-0.2, max(out_right, ox + 1.5) + 0.2)
     ax.set_ylim(min(-0.75, in_y - 0.75), max(rows_top, in_top) + 0.1)
     ax.set_aspect("equal")
@@ -785,8 +945,15 @@ def _colour_matrix(ax, matrix, colours, fmt=None, bold=None, title=None):
         fmt = "{:.0f}" if np.all(matrix == np.round(matrix)) else "{:.2f}"
     ax.imshow(colours)
     for (i, j), value in np.ndenumerate(matrix):
-        ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=10,
-                fontweight="bold" if bold is not None and bold[i, j] else None)
+        ax.text(
+            j,
+            i,
+            fmt.format(value),
+            ha="center",
+            va="center",
+            fontsize=10,
+            fontweight="bold" if bold is not None and bold[i, j] else None,
+        )
     ax.set_xticks(np.arange(-0.5, matrix.shape[1]), minor=True)
     ax.set_yticks(np.arange(-0.5, matrix.shape[0]), minor=True)
     ax.grid(which="minor", color="white", linewidth=1.5)
@@ -840,40 +1007,64 @@ def show_pooling(x, kernel_size=2, stride=None, fmt=None):
         for j in range(ow):
             colour = palette[(i * ow + j) % len(palette)]
             out_rgba[i, j] = colour
-            window = in_rgba[i * s: i * s + k, j * s: j * s + k]
+            window = in_rgba[i * s : i * s + k, j * s : j * s + k]
             blank = (window == 1).all(axis=-1)  # first window to reach a cell
             window[blank] = colour
-            patch = x[i * s: i * s + k, j * s: j * s + k]
+            patch = x[i * s : i * s + k, j * s : j * s + k]
             u, v = np.unravel_index(np.argmax(patch), patch.shape)
             bold[i * s + u, j * s + v] = True
     h, w = x.shape
     fig, axes = plt.subplots(
-        1, 3, figsize=(0.55 * (w + 2 * ow) + 2.5, 0.55 * h + 1.2),
+        1,
+        3,
+        figsize=(0.55 * (w + 2 * ow) + 2.5, 0.55 * h + 1.2),
         gridspec_kw={"width_ratios": [w, ow, ow]},
     )
-    _colour_matrix(axes[0], x, in_rgba, fmt=fmt, bold=bold,
-                   title=f"input {h}×{w}")
+    _colour_matrix(axes[0], x, in_rgba, fmt=fmt, bold=bold, title=f"input {h}×{w}")
     if s < k:  # overlapping windows: outline each one as well
         for i in range(oh):
             for j in range(ow):
-                axes[0].add_patch(Rectangle(
-                    (j * s - 0.45, i * s - 0.45), k - 0.1, k - 0.1, fill=False,
-                    edgecolor=_FILTER_COLOURS[(i * ow + j) % 8], linewidth=1.5))
-    _colour_matrix(axes[1], pooled_max, out_rgba, fmt=fmt,
-                   title=f"max pool\n{k}×{k}, stride {s}")
-    _colour_matrix(axes[2], pooled_avg, out_rgba, fmt=fmt,
-                   title=f"average pool\n{k}×{k}, stride {s}")
+                axes[0].add_patch(
+                    Rectangle(
+                        (j * s - 0.45, i * s - 0.45),
+                        k - 0.1,
+                        k - 0.1,
+                        fill=False,
+                        edgecolor=_FILTER_COLOURS[(i * ow + j) % 8],
+                        linewidth=1.5,
+                    )
+                )
+    _colour_matrix(
+        axes[1], pooled_max, out_rgba, fmt=fmt, title=f"max pool\n{k}×{k}, stride {s}"
+    )
+    _colour_matrix(
+        axes[2],
+        pooled_avg,
+        out_rgba,
+        fmt=fmt,
+        title=f"average pool\n{k}×{k}, stride {s}",
+    )
     for ax in axes[1:]:
         ax.set_anchor("C")
     fig.tight_layout()
     return fig
 
 
-_ROLE_COLOURS = {"Conv2d": "#9ecae1", "MaxPool2d": "#c6dbef",
-                 "AvgPool2d": "#c6dbef", "ReLU": "#eeeeee",
-                 "Flatten": "#eeeeee", "Linear": "#fdae6b"}
-_SHORT_NAMES = {"Conv2d": "conv", "MaxPool2d": "max pool",
-                "AvgPool2d": "avg pool", "Linear": "dense", "Flatten": "flatten"}
+_ROLE_COLOURS = {
+    "Conv2d": "#9ecae1",
+    "MaxPool2d": "#c6dbef",
+    "AvgPool2d": "#c6dbef",
+    "ReLU": "#eeeeee",
+    "Flatten": "#eeeeee",
+    "Linear": "#fdae6b",
+}
+_SHORT_NAMES = {
+    "Conv2d": "conv",
+    "MaxPool2d": "max pool",
+    "AvgPool2d": "avg pool",
+    "Linear": "dense",
+    "Flatten": "flatten",
+}
 
 
 def draw_architecture(rows, ax=None, title=None):
@@ -920,34 +1111,65 @@ def draw_architecture(rows, ax=None, title=None):
     width, step = 1.0, 1.25
     for i, row in enumerate(rows):
         x0 = i * step
-        ax.add_patch(FancyBboxPatch(
-            (x0, 0), width, 1.4, boxstyle="round,pad=0.02,rounding_size=0.08",
-            facecolor=_ROLE_COLOURS.get(row["kind"], "#eeeeee"),
-            edgecolor="#555555"))
+        ax.add_patch(
+            FancyBboxPatch(
+                (x0, 0),
+                width,
+                1.4,
+                boxstyle="round,pad=0.02,rounding_size=0.08",
+                facecolor=_ROLE_COLOURS.get(row["kind"], "#eeeeee"),
+                edgecolor="#555555",
+            )
+        )
         shape = "×".join(str(d) for d in row["output_shape"])
         params = f"{row['params']:,}\nparams" if row["params"] else "no\nparams"
-        ax.text(x0 + width / 2, 1.15, _SHORT_NAMES.get(row["kind"], row["kind"]),
-                ha="center", va="center", fontsize=9.5, fontweight="bold")
-        ax.text(x0 + width / 2, 0.75, shape, ha="center", va="center",
-                fontsize=10)
-        ax.text(x0 + width / 2, 0.3, params, ha="center", va="center",
-                fontsize=9, color="#333333")
+        ax.text(
+            x0 + width / 2,
+            1.15,
+            _SHORT_NAMES.get(row["kind"], row["kind"]),
+            ha="center",
+            va="center",
+            fontsize=9.5,
+            fontweight="bold",
+        )
+        ax.text(x0 + width / 2, 0.75, shape, ha="center", va="center", fontsize=10)
+        ax.text(
+            x0 + width / 2,
+            0.3,
+            params,
+            ha="center",
+            va="center",
+            fontsize=9,
+            color="#333333",
+        )
         if i:
-            ax.annotate("", (x0, 0.7), (x0 - step + width, 0.7),
-                        arrowprops={"arrowstyle": "-|>", "color": "#555555"})
-    features = [i for i, r in enumerate(rows)
-                if r["kind"].startswith(("Conv", "MaxPool", "AvgPool",
-                                         "AdaptiveAvgPool", "AdaptiveMaxPool"))]
+            ax.annotate(
+                "",
+                (x0, 0.7),
+                (x0 - step + width, 0.7),
+                arrowprops={"arrowstyle": "-|>", "color": "#555555"},
+            )
+    features = [
+        i
+        for i, r in enumerate(rows)
+        if r["kind"].startswith(
+            ("Conv", "MaxPool", "AvgPool", "AdaptiveAvgPool", "AdaptiveMaxPool")
+        )
+    ]
     dense = [i for i, r in enumerate(rows) if r["kind"] == "Linear"]
-    for members, label, colour in ((features, "feature extraction", "tab:blue"),
-                                   (dense, "decision", "tab:orange")):
+    for members, label, colour in (
+        (features, "feature extraction", "tab:blue"),
+        (dense, "decision", "tab:orange"),
+    ):
         if not members:
             continue
         lo, hi = min(members) * step, max(members) * step + width
-        ax.plot([lo, lo, hi, hi], [-0.15, -0.3, -0.3, -0.15], color=colour,
-                linewidth=1.5)
-        ax.text((lo + hi) / 2, -0.4, label, ha="center", va="top",
-                color=colour, fontsize=11)
+        ax.plot(
+            [lo, lo, hi, hi], [-0.15, -0.3, -0.3, -0.15], color=colour, linewidth=1.5
+        )
+        ax.text(
+            (lo + hi) / 2, -0.4, label, ha="center", va="top", color=colour, fontsize=11
+        )
     ax.set_xlim(-0.1, (len(rows) - 1) * step + width + 0.1)
     ax.set_ylim(-0.8, 1.5)
     ax.set_aspect("equal")
@@ -993,8 +1215,9 @@ def show_feature_maps(maps, titles=None, ncols=8, size=1.3, cmap="magma"):
         )
     ncols = min(ncols, c)
     nrows = -(-c // ncols)
-    fig, axes = plt.subplots(nrows, ncols, squeeze=False,
-                             figsize=(size * ncols, (size + 0.3) * nrows))
+    fig, axes = plt.subplots(
+        nrows, ncols, squeeze=False, figsize=(size * ncols, (size + 0.3) * nrows)
+    )
     for ax in axes.ravel()[c:]:
         fig.delaxes(ax)
     for i in range(c):
@@ -1051,9 +1274,17 @@ def plot_model_accuracies(rows, ax=None, title=None):
         for key, face in (("test_acc", colour), ("shifted_acc", "white")):
             values = 100 * np.asarray(row[key], dtype=float)
             err = values.std(ddof=1) if len(values) > 1 else 0.0
-            ax.errorbar(values.mean(), yi, xerr=err, fmt="o", markersize=8,
-                        color=colour, markerfacecolor=face, capsize=3,
-                        zorder=3)
+            ax.errorbar(
+                values.mean(),
+                yi,
+                xerr=err,
+                fmt="o",
+                markersize=8,
+                color=colour,
+                markerfacecolor=face,
+                capsize=3,
+                zorder=3,
+            )
             pair.append(float(values.mean()))
         ax.plot(pair, [yi, yi], color=colour, linewidth=1, alpha=0.6, zorder=2)
         means.append(tuple(pair))
@@ -1062,13 +1293,25 @@ def plot_model_accuracies(rows, ax=None, title=None):
     ax.set_xlabel("accuracy (%)")
     ax.grid(axis="x", alpha=0.3)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(handles=[
-        Line2D([], [], marker="o", linestyle="", color="grey",
-               label="test set"),
-        Line2D([], [], marker="o", linestyle="", color="grey",
-               markerfacecolor="white", label="test set moved by one pixel"),
-    ], loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, fontsize=9,
-        frameon=False)
+    ax.legend(
+        handles=[
+            Line2D([], [], marker="o", linestyle="", color="grey", label="test set"),
+            Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="",
+                color="grey",
+                markerfacecolor="white",
+                label="test set moved by one pixel",
+            ),
+        ],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.18),
+        ncol=2,
+        fontsize=9,
+        frameon=False,
+    )
     ax.means = means
     if title:
         ax.set_title(title)

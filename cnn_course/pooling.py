@@ -44,8 +44,9 @@ def _windows(x, kernel_hw, stride_hw, pad_hw, out_hw, fill):
     its last, partial window.
     """
     pads = []
-    for n, k, s, p, o in zip(x.shape[2:], kernel_hw, stride_hw, pad_hw, out_hw,
-                             strict=True):
+    for n, k, s, p, o in zip(
+        x.shape[2:], kernel_hw, stride_hw, pad_hw, out_hw, strict=True
+    ):
         needed = (o - 1) * s + k  # padded length the windows reach
         pads.append((p, max(needed - n - p, p)))
     xp = np.pad(x, ((0, 0), (0, 0), *pads), constant_values=fill)
@@ -84,8 +85,9 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False):
     array([[4., 8.],
            [9., 1.]])
     """
-    x, k, s, p, out_hw = _check_pool(x, kernel_size, stride, padding, ceil_mode,
-                                     "max_pool2d")
+    x, k, s, p, out_hw = _check_pool(
+        x, kernel_size, stride, padding, ceil_mode, "max_pool2d"
+    )
     return _windows(x, k, s, p, out_hw, -np.inf).max(axis=(-2, -1))
 
 
@@ -126,8 +128,9 @@ def _divisors(n, k, s, p, o, count_include_pad):
     return np.minimum(end, n) - np.maximum(start, 0)
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True):
+def avg_pool2d(
+    x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True
+):
     """Mean of each window, as ``torch.nn.functional.avg_pool2d``.
 
     Parameters
@@ -154,8 +157,9 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
     >>> avg_pool2d(x, 2)[0, 0]  # (1+2+3+4)/4 and (5+6+7+8)/4
     array([[2.5, 6.5]])
     """
-    x, k, s, p, out_hw = _check_pool(x, kernel_size, stride, padding, ceil_mode,
-                                     "avg_pool2d")
+    x, k, s, p, out_hw = _check_pool(
+        x, kernel_size, stride, padding, ceil_mode, "avg_pool2d"
+    )
     count_include_pad = check_bool("count_include_pad", count_include_pad)
     sums = _windows(x, k, s, p, out_hw, 0.0).sum(axis=(-2, -1))
     rows, cols = (

@@ -109,13 +109,15 @@ def summary(model, input_shape) -> Summary:
 
     def record(module, inputs, output):
         params = sum(p.numel() for p in module.parameters(recurse=False))
-        rows.append({
-            "name": names[module] or type(module).__name__,
-            "kind": type(module).__name__,
-            "output_shape": tuple(output.shape[1:]),
-            "params": params,
-            "macs": _macs(module, inputs, output),
-        })
+        rows.append(
+            {
+                "name": names[module] or type(module).__name__,
+                "kind": type(module).__name__,
+                "output_shape": tuple(output.shape[1:]),
+                "params": params,
+                "macs": _macs(module, inputs, output),
+            }
+        )
 
     for module in model.modules():
         if not list(module.children()):

@@ -57,9 +57,7 @@ class Table(list):
         head, body, foot = self._text_rows()
         every = [head, *body, *([foot] if foot else [])]
         widths = [max(len(r[i]) for r in every) for i in range(len(head))]
-        numeric = [
-            all(_is_number(row.get(c)) for row in self) for c in self.columns
-        ]
+        numeric = [all(_is_number(row.get(c)) for row in self) for c in self.columns]
 
         def line(cells):
             return "  ".join(
@@ -75,9 +73,7 @@ class Table(list):
 
     def _repr_html_(self) -> str:
         head, body, foot = self._text_rows()
-        numeric = [
-            all(_is_number(row.get(c)) for row in self) for c in self.columns
-        ]
+        numeric = [all(_is_number(row.get(c)) for row in self) for c in self.columns]
 
         def tr(cells, tag):
             tds = "".join(

@@ -20,7 +20,8 @@ def traced(variant):
     hooks = [
         m.register_forward_hook(
             lambda m, i, o, n=name: seen.__setitem__(
-                n, (tuple(o.shape[1:]), sum(p.numel() for p in m.parameters())))
+                n, (tuple(o.shape[1:]), sum(p.numel() for p in m.parameters()))
+            )
         )
         for name, m in model.named_children()
     ]
@@ -50,10 +51,15 @@ def test_totals_are_the_known_figures():
 
 
 def test_paper_layers_use_two_groups_where_the_gpus_were_split():
-    groups = {r["name"]: r["groups"] for r in alexnet.layer_table("paper")
-              if r["kind"] == "conv"}
+    groups = {
+        r["name"]: r["groups"]
+        for r in alexnet.layer_table("paper")
+        if r["kind"] == "conv"
+    }
     assert groups == {"conv1": 1, "conv2": 2, "conv3": 1, "conv4": 2, "conv5": 2}
-    channels = [r["out_shape"][0] for r in alexnet.layer_table("paper") if r["kind"] == "conv"]
+    channels = [
+        r["out_shape"][0] for r in alexnet.layer_table("paper") if r["kind"] == "conv"
+    ]
     assert channels == [96, 256, 384, 384, 256]
 
 
@@ -75,7 +81,9 @@ def test_224_input_does_not_give_the_papers_55x55_map():
 
 
 def test_unknown_variant_lists_the_valid_ones():
-    with pytest.raises(ValueError, match=r"`variant` must be one of \['paper', 'torchvision'\]"):
+    with pytest.raises(
+        ValueError, match=r"`variant` must be one of \['paper', 'torchvision'\]"
+    ):
         alexnet.layer_table("vgg")
     with pytest.raises(ValueError, match="`variant`"):
         alexnet.build("Paper")

@@ -41,7 +41,11 @@ def conv_cases(draw, max_side=9):
 
 
 def tolerance(dtype):
-    return dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    return (
+        dict(rtol=1e-4, atol=1e-4)
+        if dtype == np.float32
+        else dict(rtol=1e-10, atol=1e-10)
+    )
 
 
 @settings(max_examples=150, deadline=None)
@@ -72,16 +76,22 @@ def test_string_padding_matches_torch(padding, k, d):
     x = rng.standard_normal((2, 3, 10, 9))
     w = rng.standard_normal((4, 3, k, k))
     want = torch_conv(x, w, padding=padding, dilation=d)
-    np.testing.assert_allclose(cc.conv2d(x, w, padding=padding, dilation=d), want,
-                               rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(cc.conv2d_naive(x, w, padding=padding, dilation=d),
-                               want, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(
+        cc.conv2d(x, w, padding=padding, dilation=d), want, rtol=1e-10, atol=1e-10
+    )
+    np.testing.assert_allclose(
+        cc.conv2d_naive(x, w, padding=padding, dilation=d), want, rtol=1e-10, atol=1e-10
+    )
 
 
 @settings(max_examples=60, deadline=None)
 @given(
-    h=st.integers(3, 10), w=st.integers(3, 10), kh=st.integers(1, 3),
-    kw=st.integers(1, 3), s=st.integers(1, 3), p=st.integers(0, 2),
+    h=st.integers(3, 10),
+    w=st.integers(3, 10),
+    kh=st.integers(1, 3),
+    kw=st.integers(1, 3),
+    s=st.integers(1, 3),
+    p=st.integers(0, 2),
     seed=st.integers(0, 1000),
 )
 def test_correlate2d_and_its_naive_twin_match_torch(h, w, kh, kw, s, p, seed):
@@ -89,9 +99,12 @@ def test_correlate2d_and_its_naive_twin_match_torch(h, w, kh, kw, s, p, seed):
     image = rng.standard_normal((h, w))
     kernel = rng.standard_normal((kh, kw))
     want = torch_conv(image[None, None], kernel[None, None], stride=s, padding=p)[0, 0]
-    np.testing.assert_allclose(cc.correlate2d(image, kernel, s, p), want, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(cc.correlate2d_naive(image, kernel, s, p), want,
-                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        cc.correlate2d(image, kernel, s, p), want, rtol=1e-10, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        cc.correlate2d_naive(image, kernel, s, p), want, rtol=1e-10, atol=1e-12
+    )
 
 
 def test_correlation_does_not_flip_the_kernel():
@@ -125,25 +138,58 @@ W = np.zeros((4, 3, 3, 3))
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        (dict(x=np.zeros((3, 5, 5)), weight=W), ValueError,
-         r"`x` must be 4-D with shape \(N, C_in, H, W\), got 3-D shape \(3, 5, 5\)"),
+        (
+            dict(x=np.zeros((3, 5, 5)), weight=W),
+            ValueError,
+            r"`x` must be 4-D with shape \(N, C_in, H, W\), got 3-D shape \(3, 5, 5\)",
+        ),
         (dict(x=X, weight=np.zeros((4, 3, 3))), ValueError, "`weight` must be 4-D"),
-        (dict(x=X, weight=np.zeros((4, 2, 3, 3))), ValueError,
-         "channel mismatch: `x` has C_in = 3 channels, but `weight`"),
-        (dict(x=X, weight=np.zeros((4, 3, 7, 7))), ValueError,
-         "kernel height 7 .* larger than the padded input height 5"),
-        (dict(x=X, weight=W, stride=0), ValueError, "`stride` must be a positive int, got 0"),
-        (dict(x=X, weight=W, padding=-1), ValueError, "`padding` must be an int >= 0, got -1"),
-        (dict(x=X, weight=W, stride=1.5), TypeError, r"`stride` must be an int, got 1.5"),
-        (dict(x=X, weight=W, padding="full"), ValueError,
-         '`padding` must be an int, a pair of ints, "valid" or "same"'),
+        (
+            dict(x=X, weight=np.zeros((4, 2, 3, 3))),
+            ValueError,
+            "channel mismatch: `x` has C_in = 3 channels, but `weight`",
+        ),
+        (
+            dict(x=X, weight=np.zeros((4, 3, 7, 7))),
+            ValueError,
+            "kernel height 7 .* larger than the padded input height 5",
+        ),
+        (
+            dict(x=X, weight=W, stride=0),
+            ValueError,
+            "`stride` must be a positive int, got 0",
+        ),
+        (
+            dict(x=X, weight=W, padding=-1),
+            ValueError,
+            "`padding` must be an int >= 0, got -1",
+        ),
+        (
+            dict(x=X, weight=W, stride=1.5),
+            TypeError,
+            r"`stride` must be an int, got 1.5",
+        ),
+        (
+            dict(x=X, weight=W, padding="full"),
+            ValueError,
+            '`padding` must be an int, a pair of ints, "valid" or "same"',
+        ),
         (dict(x=X, weight=W, padding="same", stride=2), ValueError, "needs stride 1"),
-        (dict(x=np.zeros((1, 4, 5, 5)), weight=np.zeros((3, 2, 3, 3)), groups=2),
-         ValueError, "C_out = 3 filters, which is not divisible by `groups` = 2"),
-        (dict(x=np.zeros((1, 3, 5, 5)), weight=np.zeros((4, 1, 3, 3)), groups=2),
-         ValueError, "C_in = 3 channels, which is not divisible by `groups` = 2"),
-        (dict(x=X, weight=W, bias=np.zeros(3)), ValueError,
-         r"`bias` must have one value per filter, C_out = 4, got shape \(3,\)"),
+        (
+            dict(x=np.zeros((1, 4, 5, 5)), weight=np.zeros((3, 2, 3, 3)), groups=2),
+            ValueError,
+            "C_out = 3 filters, which is not divisible by `groups` = 2",
+        ),
+        (
+            dict(x=np.zeros((1, 3, 5, 5)), weight=np.zeros((4, 1, 3, 3)), groups=2),
+            ValueError,
+            "C_in = 3 channels, which is not divisible by `groups` = 2",
+        ),
+        (
+            dict(x=X, weight=W, bias=np.zeros(3)),
+            ValueError,
+            r"`bias` must have one value per filter, C_out = 4, got shape \(3,\)",
+        ),
         (dict(x=torch.zeros(1, 3, 5, 5), weight=W), TypeError, "got a torch.Tensor"),
         (dict(x=np.array([["a"]]), weight=W), TypeError, "`x` must hold real numbers"),
         (dict(x=X, weight=W, groups=0), ValueError, "`groups` must be a positive int"),
@@ -160,8 +206,11 @@ def test_conv2d_rejects_bad_input_by_name(kwargs, error, message):
     [
         ((np.zeros((1, 4, 4)), np.ones((2, 2))), ValueError, "`image` must be 2-D"),
         ((np.zeros((4, 4)), np.ones((1, 2, 2))), ValueError, "`kernel` must be 2-D"),
-        ((np.zeros((2, 2)), np.ones((3, 3))), ValueError,
-         "kernel height 3 .* larger than the padded image height 2"),
+        (
+            (np.zeros((2, 2)), np.ones((3, 3))),
+            ValueError,
+            "kernel height 3 .* larger than the padded image height 2",
+        ),
     ],
 )
 def test_correlate2d_rejects_bad_input_by_name(args, error, message):

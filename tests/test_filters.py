@@ -9,8 +9,16 @@ from cnn_course import filters
 
 
 def test_every_named_kernel_is_a_readonly_3x3_float_array():
-    for name in ["identity", "box_blur", "gaussian_blur", "sharpen", "emboss",
-                 "outline", "sobel_x", "sobel_y"]:
+    for name in [
+        "identity",
+        "box_blur",
+        "gaussian_blur",
+        "sharpen",
+        "emboss",
+        "outline",
+        "sobel_x",
+        "sobel_y",
+    ]:
         k = getattr(filters, name)
         assert filters.KERNELS[name] is k
         assert k.shape == (3, 3) and k.dtype == np.float64
@@ -23,7 +31,12 @@ def test_box_blur_has_nine_cells_of_one_ninth():
 
 
 def test_blurs_keep_brightness_and_edge_kernels_sum_to_zero():
-    for k in (filters.box_blur, filters.gaussian_blur, filters.identity, filters.sharpen):
+    for k in (
+        filters.box_blur,
+        filters.gaussian_blur,
+        filters.identity,
+        filters.sharpen,
+    ):
         assert k.sum() == pytest.approx(1.0)
     for k in (filters.outline, filters.sobel_x, filters.sobel_y):
         assert k.sum() == 0.0
@@ -34,8 +47,10 @@ def test_apply_filter_matches_torch_inside_the_border():
     image = rng.random((12, 10))
     for kernel in filters.KERNELS.values():
         out = filters.apply_filter(image, kernel, clip=False)
-        want = F.conv2d(torch.from_numpy(image)[None, None],
-                        torch.from_numpy(kernel.copy())[None, None])
+        want = F.conv2d(
+            torch.from_numpy(image)[None, None],
+            torch.from_numpy(kernel.copy())[None, None],
+        )
         np.testing.assert_allclose(out[1:-1, 1:-1], want[0, 0].numpy(), atol=1e-12)
 
 
@@ -68,12 +83,25 @@ def test_clip_false_keeps_negative_edge_responses():
 @pytest.mark.parametrize(
     "args, kwargs, error, message",
     [
-        ((np.zeros((2, 4, 4, 3)), filters.box_blur), {}, ValueError, "`image` must be a grey"),
+        (
+            (np.zeros((2, 4, 4, 3)), filters.box_blur),
+            {},
+            ValueError,
+            "`image` must be a grey",
+        ),
         ((np.zeros((4, 4)), np.ones(3)), {}, ValueError, "`kernel` must be 2-D"),
-        ((np.zeros((4, 4)), filters.box_blur), dict(border="wrap"), ValueError,
-         r"`border` must be one of \['edge', 'reflect', 'zero'\], got 'wrap'"),
-        ((np.zeros((4, 4), dtype=np.int64), filters.box_blur), {}, TypeError,
-         "`image` must be float in"),
+        (
+            (np.zeros((4, 4)), filters.box_blur),
+            dict(border="wrap"),
+            ValueError,
+            r"`border` must be one of \['edge', 'reflect', 'zero'\], got 'wrap'",
+        ),
+        (
+            (np.zeros((4, 4), dtype=np.int64), filters.box_blur),
+            {},
+            TypeError,
+            "`image` must be float in",
+        ),
     ],
 )
 def test_apply_filter_rejects_bad_input_by_name(args, kwargs, error, message):

@@ -6,9 +6,18 @@ import sys
 import cnn_course as cc
 
 CONTRACT = [
-    "output_size", "conv2d_params", "linear_params", "count_params",
-    "correlate2d", "conv2d", "conv2d_naive", "max_pool2d", "avg_pool2d",
-    "filters", "alexnet", "summary",
+    "output_size",
+    "conv2d_params",
+    "linear_params",
+    "count_params",
+    "correlate2d",
+    "conv2d",
+    "conv2d_naive",
+    "max_pool2d",
+    "avg_pool2d",
+    "filters",
+    "alexnet",
+    "summary",
 ]
 
 
@@ -24,8 +33,9 @@ def test_import_prints_nothing_and_configures_nothing():
         "assert matplotlib.rcParams._get_backend_or_none() == backend;"
         "assert 'matplotlib.pyplot' not in sys.modules"
     )
-    done = subprocess.run([sys.executable, "-W", "error", "-c", code],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "" and done.stderr == ""
 

@@ -24,8 +24,12 @@ def test_conv2d_params_matches_torch_with_groups_and_without_bias():
 
 
 def test_linear_params_matches_torch():
-    for f_in, f_out, bias in itertools.product((1, 7, 9216), (1, 10, 4096), (True, False)):
-        assert cc.linear_params(f_in, f_out, bias) == numel(nn.Linear(f_in, f_out, bias))
+    for f_in, f_out, bias in itertools.product(
+        (1, 7, 9216), (1, 10, 4096), (True, False)
+    ):
+        assert cc.linear_params(f_in, f_out, bias) == numel(
+            nn.Linear(f_in, f_out, bias)
+        )
 
 
 def test_count_params_counts_only_trainable_and_shared_once():
@@ -40,17 +44,46 @@ def test_count_params_counts_only_trainable_and_shared_once():
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda: cc.conv2d_params(3, 64, 3, groups=2), ValueError,
-         "`in_channels` must be divisible by `groups`, got 3 and 2"),
-        (lambda: cc.conv2d_params(4, 6, 3, groups=4), ValueError,
-         "`out_channels` must be divisible by `groups`, got 6 and 4"),
-        (lambda: cc.conv2d_params(3, 64, 3.0), TypeError, "`kernel_size` must be an int"),
-        (lambda: cc.conv2d_params(3, 64, (3, 3, 3)), ValueError,
-         "`kernel_size` must be an int or a pair of ints, got 3 values"),
-        (lambda: cc.conv2d_params(0, 64, 3), ValueError, "`in_channels` must be a positive int"),
-        (lambda: cc.conv2d_params(3, 64, 3, bias="yes"), TypeError, "`bias` must be True or False"),
-        (lambda: cc.linear_params(9216.0, 4096), TypeError, "`in_features` must be an int"),
-        (lambda: cc.count_params([1, 2]), TypeError, "`module` must be a torch.nn.Module"),
+        (
+            lambda: cc.conv2d_params(3, 64, 3, groups=2),
+            ValueError,
+            "`in_channels` must be divisible by `groups`, got 3 and 2",
+        ),
+        (
+            lambda: cc.conv2d_params(4, 6, 3, groups=4),
+            ValueError,
+            "`out_channels` must be divisible by `groups`, got 6 and 4",
+        ),
+        (
+            lambda: cc.conv2d_params(3, 64, 3.0),
+            TypeError,
+            "`kernel_size` must be an int",
+        ),
+        (
+            lambda: cc.conv2d_params(3, 64, (3, 3, 3)),
+            ValueError,
+            "`kernel_size` must be an int or a pair of ints, got 3 values",
+        ),
+        (
+            lambda: cc.conv2d_params(0, 64, 3),
+            ValueError,
+            "`in_channels` must be a positive int",
+        ),
+        (
+            lambda: cc.conv2d_params(3, 64, 3, bias="yes"),
+            TypeError,
+            "`bias` must be True or False",
+        ),
+        (
+            lambda: cc.linear_params(9216.0, 4096),
+            TypeError,
+            "`in_features` must be an int",
+        ),
+        (
+            lambda: cc.count_params([1, 2]),
+            TypeError,
+            "`module` must be a torch.nn.Module",
+        ),
     ],
 )
 def test_parameter_counts_reject_bad_arguments_by_name(call, error, message):

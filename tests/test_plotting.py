@@ -93,8 +93,7 @@ def test_filter_gallery_draws_each_kernels_result_as_torch_computes_it():
     for ax, kernel in zip(image_axes, kernels.values(), strict=True):
         w = torch.as_tensor(np.array(kernel))[None, None]
         expected = F.conv2d(x, w)[0, 0].numpy()
-        np.testing.assert_allclose(ax.images[0].get_array(), expected,
-                                   atol=1e-12)
+        np.testing.assert_allclose(ax.images[0].get_array(), expected, atol=1e-12)
 
 
 def test_filter_gallery_rejects_an_empty_kernel_dict():
@@ -118,17 +117,24 @@ def _close_figures():
 
 def _taps_per_cell(n, k, s, p, d):
     """Oracle: d sum(conv(x, ones)) / dx counts the taps reading each cell."""
-    x = torch.zeros(1, 1, n + 2 * p, n + 2 * p, dtype=torch.float64,
-                    requires_grad=True)
+    x = torch.zeros(1, 1, n + 2 * p, n + 2 * p, dtype=torch.float64, requires_grad=True)
     w = torch.ones(1, 1, k, k, dtype=torch.float64)
     F.conv2d(x, w, stride=s, dilation=d).sum().backward()
     return x.grad[0, 0].numpy()
 
 
-@pytest.mark.parametrize("n, k, s, p, d", [
-    (6, 3, 2, 0, 1), (6, 3, 2, 1, 1), (7, 3, 1, 0, 2), (8, 3, 3, 1, 1),
-    (5, 2, 2, 0, 1), (9, 3, 2, 2, 2), (4, 4, 1, 0, 1),
-])
+@pytest.mark.parametrize(
+    "n, k, s, p, d",
+    [
+        (6, 3, 2, 0, 1),
+        (6, 3, 2, 1, 1),
+        (7, 3, 1, 0, 2),
+        (8, 3, 3, 1, 1),
+        (5, 2, 2, 0, 1),
+        (9, 3, 2, 2, 2),
+        (4, 4, 1, 0, 1),
+    ],
+)
 def test_coverage_counts_equal_the_gradient_torch_computes(n, k, s, p, d):
     ax = plotting.plot_coverage(n, k, stride=s, padding=p, dilation=d)
     np.testing.assert_array_equal(ax.coverage, _taps_per_cell(n, k, s, p, d))
@@ -142,9 +148,8 @@ def test_coverage_hatches_exactly_the_input_cells_no_window_reads():
 
     for n, k, s, p in [(6, 3, 2, 0), (8, 3, 3, 1), (7, 3, 2, 0)]:
         ax = plotting.plot_coverage(n, k, stride=s, padding=p)
-        taps = _taps_per_cell(n, k, s, p, 1)[p: p + n, p: p + n]
-        hatched = [r for r in ax.patches
-                   if isinstance(r, Rectangle) and r.get_hatch()]
+        taps = _taps_per_cell(n, k, s, p, 1)[p : p + n, p : p + n]
+        hatched = [r for r in ax.patches if isinstance(r, Rectangle) and r.get_hatch()]
         assert len(hatched) == int((taps == 0).sum())
     # (6 - 3) / 2 leaves the last row and column unread: 6 + 6 - 1 cells.
     ax = plotting.plot_coverage(6, 3, stride=2)
@@ -161,8 +166,9 @@ def test_output_size_lines_match_the_shapes_torch_produces(k, s, p):
     ax = plotting.plot_output_sizes(k, s, 17, padding=p)
     fraction, floor, ceil = ax.get_lines()
     ns = fraction.get_xdata()
-    for n, f, fl, ce in zip(ns, fraction.get_ydata(), floor.get_ydata(),
-                            ceil.get_ydata(), strict=True):
+    for n, f, fl, ce in zip(
+        ns, fraction.get_ydata(), floor.get_ydata(), ceil.get_ydata(), strict=True
+    ):
         x = torch.zeros(1, 1, int(n), int(n))
         conv = F.conv2d(x, torch.zeros(1, 1, k, k), stride=s, padding=p)
         pool = F.max_pool2d(x, k, s, p, ceil_mode=True)
@@ -198,8 +204,14 @@ def test_split_bars_add_up_to_each_models_conv_and_dense_parameters(alexnets):
     expected = []
     for model in alexnets.values():
         for kind in (torch.nn.Conv2d, torch.nn.Linear):
-            expected.append(sum(q.numel() for m in model.modules()
-                                if isinstance(m, kind) for q in m.parameters()))
+            expected.append(
+                sum(
+                    q.numel()
+                    for m in model.modules()
+                    if isinstance(m, kind)
+                    for q in m.parameters()
+                )
+            )
     assert bars == expected
 
 
@@ -221,24 +233,29 @@ def test_show_channel_sum_writes_torchs_output_for_the_filter():
     x = rng.integers(0, 4, (3, 4, 4)).astype(float)
     w = rng.integers(-1, 2, (3, 2, 2)).astype(float)
     fig = plotting.show_channel_sum(x, w, bias=2.0)
-    expected = F.conv2d(torch.as_tensor(x)[None], torch.as_tensor(w)[None],
-                        torch.tensor([2.0], dtype=torch.float64))[0, 0].numpy()
+    expected = F.conv2d(
+        torch.as_tensor(x)[None],
+        torch.as_tensor(w)[None],
+        torch.tensor([2.0], dtype=torch.float64),
+    )[0, 0].numpy()
     out_ax = fig.axes[-1]
     assert [t.get_text() for t in out_ax.texts] == [
         f"{v:.0f}" for v in expected.ravel()
     ]
     # Each channel's own map: the correlation of that channel alone.
     for c in range(3):
-        partial = F.conv2d(torch.as_tensor(x[c])[None, None],
-                           torch.as_tensor(w[c])[None, None])[0, 0].numpy()
+        partial = F.conv2d(
+            torch.as_tensor(x[c])[None, None], torch.as_tensor(w[c])[None, None]
+        )[0, 0].numpy()
         assert [t.get_text() for t in fig.axes[3 * c + 2].texts] == [
             f"{v:.0f}" for v in partial.ravel()
         ]
 
 
 def test_show_channel_sum_rejects_a_filter_with_the_wrong_channel_count():
-    with pytest.raises(ValueError, match="`weight` must have one channel per "
-                                         "channel of `x`: `x` has 3"):
+    with pytest.raises(
+        ValueError, match="`weight` must have one channel per channel of `x`: `x` has 3"
+    ):
         plotting.show_channel_sum(np.zeros((3, 4, 4)), np.zeros((2, 2, 2)))
 
 
@@ -272,15 +289,15 @@ def test_show_pooling_writes_torchs_max_and_average(size, k, s):
     x = np.random.default_rng(size).integers(0, 10, (size, size)).astype(float)
     fig = plotting.show_pooling(x, k, s)
     t = torch.as_tensor(x)[None, None]
-    for ax, pooled in zip(fig.axes[1:], (F.max_pool2d(t, k, s),
-                                         F.avg_pool2d(t, k, s)), strict=True):
+    for ax, pooled in zip(
+        fig.axes[1:], (F.max_pool2d(t, k, s), F.avg_pool2d(t, k, s)), strict=True
+    ):
         fmt = "{:.0f}" if torch.equal(pooled, pooled.round()) else "{:.2f}"
         assert [tx.get_text() for tx in ax.texts] == [
             fmt.format(v) for v in pooled[0, 0].numpy().ravel()
         ]
     # The largest value of each window is printed in bold.
-    bold = [tx.get_text() for tx in fig.axes[0].texts
-            if tx.get_fontweight() == "bold"]
+    bold = [tx.get_text() for tx in fig.axes[0].texts if tx.get_fontweight() == "bold"]
     maxima = F.max_pool2d(t, k, s).flatten().tolist()
     assert {float(b) for b in bold} == set(maxima)
     assert len(bold) <= len(maxima)  # overlapping windows may share a maximum
@@ -289,9 +306,13 @@ def test_show_pooling_writes_torchs_max_and_average(size, k, s):
 def test_draw_architecture_boxes_every_layer_with_its_parameters():
     import torch
 
-    net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(),
-                              torch.nn.MaxPool2d(2), torch.nn.Flatten(),
-                              torch.nn.Linear(4 * 3 * 3, 10))
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4 * 3 * 3, 10),
+    )
     rows = cc.summary(net, (1, 1, 8, 8)).rows
     ax = plotting.draw_architecture(rows)
     assert len(ax.patches) == len(net)
@@ -317,21 +338,25 @@ def test_show_feature_maps_draws_one_image_per_channel():
     for c, ax in enumerate(fig.axes):
         np.testing.assert_array_equal(ax.images[0].get_array(), maps[c])
         assert ax.get_title() == f"channel {c}"
-    with pytest.raises(ValueError, match="`titles` must have one entry per "
-                                         "channel"):
+    with pytest.raises(ValueError, match="`titles` must have one entry per channel"):
         plotting.show_feature_maps(maps, titles=["a"])
 
 
 def test_plot_model_accuracies_places_each_mean_in_per_cent():
     rows = [
-        {"model": "CNN", "params": 1898, "test_acc": [0.9, 1.0],
-         "shifted_acc": [0.5, 0.7]},
-        {"model": "MLP", "params": 17226, "test_acc": [0.95],
-         "shifted_acc": [0.4]},
+        {
+            "model": "CNN",
+            "params": 1898,
+            "test_acc": [0.9, 1.0],
+            "shifted_acc": [0.5, 0.7],
+        },
+        {"model": "MLP", "params": 17226, "test_acc": [0.95], "shifted_acc": [0.4]},
     ]
     ax = plotting.plot_model_accuracies(rows)
-    assert ax.means == [(pytest.approx(95.0), pytest.approx(60.0)),
-                        (pytest.approx(95.0), pytest.approx(40.0))]
+    assert ax.means == [
+        (pytest.approx(95.0), pytest.approx(60.0)),
+        (pytest.approx(95.0), pytest.approx(40.0)),
+    ]
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels == ["CNN\n1,898 parameters", "MLP\n17,226 parameters"]
     with pytest.raises(ValueError, match=r"`rows\[0\]` must be a dict"):

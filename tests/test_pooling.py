@@ -21,8 +21,9 @@ def pool_cases(draw):
     dtype = draw(st.sampled_from([np.float32, np.float64]))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     x = rng.standard_normal((draw(st.integers(1, 2)), draw(st.integers(1, 3)), h, w))
-    return x.astype(dtype), dict(kernel_size=(kh, kw), stride=stride,
-                                 padding=padding, ceil_mode=ceil_mode)
+    return x.astype(dtype), dict(
+        kernel_size=(kh, kw), stride=stride, padding=padding, ceil_mode=ceil_mode
+    )
 
 
 @settings(max_examples=150, deadline=None)
@@ -40,8 +41,9 @@ def test_max_pool2d_and_its_naive_twin_match_torch(case):
 @given(pool_cases(), st.booleans())
 def test_avg_pool2d_matches_torch(case, count_include_pad):
     x, kwargs = case
-    want = F.avg_pool2d(torch.from_numpy(x), count_include_pad=count_include_pad,
-                        **kwargs).numpy()
+    want = F.avg_pool2d(
+        torch.from_numpy(x), count_include_pad=count_include_pad, **kwargs
+    ).numpy()
     got = cc.avg_pool2d(x, count_include_pad=count_include_pad, **kwargs)
     assert got.shape == want.shape and got.dtype == want.dtype
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
@@ -65,11 +67,36 @@ def test_pooling_keeps_channels_apart():
     "args, kwargs, error, message",
     [
         ((np.zeros((4, 4)), 2), {}, ValueError, "`x` must be 4-D"),
-        ((np.zeros((1, 1, 4, 4)), 0), {}, ValueError, "`kernel_size` must be a positive int"),
-        ((np.zeros((1, 1, 4, 4)), 2), dict(stride=0), ValueError, "`stride` must be a positive"),
-        ((np.zeros((1, 1, 4, 4)), 2), dict(padding=-1), ValueError, "`padding` must be an int >= 0"),
-        ((np.zeros((1, 1, 4, 4)), 2), dict(padding=2), ValueError, "at most half the kernel"),
-        ((np.zeros((1, 1, 2, 2)), 3), {}, ValueError, "`kernel_size` 3 is larger than the padded input"),
+        (
+            (np.zeros((1, 1, 4, 4)), 0),
+            {},
+            ValueError,
+            "`kernel_size` must be a positive int",
+        ),
+        (
+            (np.zeros((1, 1, 4, 4)), 2),
+            dict(stride=0),
+            ValueError,
+            "`stride` must be a positive",
+        ),
+        (
+            (np.zeros((1, 1, 4, 4)), 2),
+            dict(padding=-1),
+            ValueError,
+            "`padding` must be an int >= 0",
+        ),
+        (
+            (np.zeros((1, 1, 4, 4)), 2),
+            dict(padding=2),
+            ValueError,
+            "at most half the kernel",
+        ),
+        (
+            (np.zeros((1, 1, 2, 2)), 3),
+            {},
+            ValueError,
+            "`kernel_size` 3 is larger than the padded input",
+        ),
         ((np.zeros((1, 1, 4, 4)), 2.0), {}, TypeError, "`kernel_size` must be an int"),
     ],
 )

@@ -51,14 +51,21 @@ def test_make_rebuilds_the_venv_when_requirements_change():
     # a dry run must schedule a fresh venv, and an up-to-date one must not.
     dry = subprocess.run(
         ["make", "-n", "test", "-W", "requirements.txt"],
-        cwd=REPO, capture_output=True, text=True, check=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "-m venv .venv" in dry and "pip install" in dry
     assert "-r requirements.txt" in dry
     stamp = REPO / ".venv" / ".installed"
-    if stamp.exists() and stamp.stat().st_mtime >= (REPO / "requirements.txt").stat().st_mtime:
-        fresh = subprocess.run(["make", "-n", "test"], cwd=REPO,
-                               capture_output=True, text=True, check=True).stdout
+    if (
+        stamp.exists()
+        and stamp.stat().st_mtime >= (REPO / "requirements.txt").stat().st_mtime
+    ):
+        fresh = subprocess.run(
+            ["make", "-n", "test"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout
         assert "-m venv" not in fresh
 
 

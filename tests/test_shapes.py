@@ -24,7 +24,11 @@ def test_output_size_matches_torch_conv_over_a_grid():
         if n + 2 * p < d * (k - 1) + 1:
             continue
         assert cc.output_size(n, k, s, p, d) == torch_conv_len(n, k, s, p, d), (
-            n, k, s, p, d
+            n,
+            k,
+            s,
+            p,
+            d,
         )
         checked += 1
     assert checked > 2000
@@ -42,7 +46,11 @@ def test_output_size_matches_torch_max_pool_with_and_without_ceil_mode(ceil_mode
         x = torch.zeros(1, 1, 1, n)
         got = F.max_pool2d(x, (1, k), (1, s), (0, p), (1, d), ceil_mode=ceil_mode)
         assert cc.output_size(n, k, s, p, d, ceil_mode) == got.shape[-1], (
-            n, k, s, p, d
+            n,
+            k,
+            s,
+            p,
+            d,
         )
         checked += 1
     assert checked > 500
@@ -79,12 +87,28 @@ def test_same_padding_keeps_the_size_like_torch():
     [
         (dict(n=3, kernel_size=5), ValueError, "larger than the padded input"),
         (dict(n=3, kernel_size=3, dilation=2), ValueError, "spanning 5"),
-        (dict(n=8, kernel_size=3, stride=0), ValueError, "`stride` must be a positive int, got 0"),
-        (dict(n=8, kernel_size=3, padding=-1), ValueError, "`padding` must be an int >= 0, got -1"),
-        (dict(n=8.0, kernel_size=3), TypeError, r"`n` must be an int, got 8.0 \(float\)"),
+        (
+            dict(n=8, kernel_size=3, stride=0),
+            ValueError,
+            "`stride` must be a positive int, got 0",
+        ),
+        (
+            dict(n=8, kernel_size=3, padding=-1),
+            ValueError,
+            "`padding` must be an int >= 0, got -1",
+        ),
+        (
+            dict(n=8.0, kernel_size=3),
+            TypeError,
+            r"`n` must be an int, got 8.0 \(float\)",
+        ),
         (dict(n=8, kernel_size=3, stride=True), TypeError, "`stride` must be an int"),
         (dict(n=8, kernel_size=0), ValueError, "`kernel_size` must be a positive int"),
-        (dict(n=8, kernel_size=3, ceil_mode="yes"), TypeError, "`ceil_mode` must be True or False"),
+        (
+            dict(n=8, kernel_size=3, ceil_mode="yes"),
+            TypeError,
+            "`ceil_mode` must be True or False",
+        ),
     ],
 )
 def test_output_size_rejects_bad_arguments_by_name(kwargs, error, message):

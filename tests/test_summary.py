@@ -10,8 +10,12 @@ import cnn_course as cc
 
 def small_cnn():
     return nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(8, 16, 3, groups=2), nn.ReLU(), nn.Flatten(),
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, groups=2),
+        nn.ReLU(),
+        nn.Flatten(),
         nn.Linear(16 * 14 * 14, 10),
     )
 
@@ -30,7 +34,14 @@ def test_summary_totals_match_numel_and_torchs_flop_counter(batch):
 def test_summary_rows_follow_the_forward_pass():
     s = cc.summary(small_cnn(), (1, 3, 32, 32))
     assert [r["kind"] for r in s.rows] == [
-        "Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "Flatten", "Linear"]
+        "Conv2d",
+        "ReLU",
+        "MaxPool2d",
+        "Conv2d",
+        "ReLU",
+        "Flatten",
+        "Linear",
+    ]
     assert s.rows[2]["output_shape"] == (8, 16, 16)
     assert s.rows[2]["params"] == 0
     assert s.rows[3]["params"] == cc.conv2d_params(8, 16, 3, groups=2)
@@ -55,8 +66,16 @@ def test_frozen_parameters_are_not_trainable():
     [
         (("not a model", (1, 3, 8, 8)), TypeError, "`model` must be a torch.nn.Module"),
         ((nn.Conv2d(3, 4, 3), 32), ValueError, "`input_shape` must be a tuple"),
-        ((nn.Conv2d(3, 4, 3), (1, 3, 8.0, 8)), TypeError, r"`input_shape\[2\]` must be an int"),
-        ((nn.Conv2d(3, 4, 3), (1, 1, 8, 8)), ValueError, r"`input_shape` \(1, 1, 8, 8\) does not fit"),
+        (
+            (nn.Conv2d(3, 4, 3), (1, 3, 8.0, 8)),
+            TypeError,
+            r"`input_shape\[2\]` must be an int",
+        ),
+        (
+            (nn.Conv2d(3, 4, 3), (1, 1, 8, 8)),
+            ValueError,
+            r"`input_shape` \(1, 1, 8, 8\) does not fit",
+        ),
     ],
 )
 def test_summary_rejects_bad_input_by_name(args, error, message):
