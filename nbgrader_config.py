@@ -63,6 +63,8 @@ c.Execute.interrupt_on_timeout = True
 # scoring. Errors are "error" outputs, not stderr, and still fail the cell.
 # (`nbgrader validate` has no such hook: the notebooks' setup cell sends
 # warnings to stdout instead, see cnn_course.grading.warnings_to_stdout.)
+# IgnorePattern is off unless enabled (nbconvert skips disabled preprocessors).
+c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"(?m)^\S[^\n]*:\d+: [A-Za-z]*Warning: "
 # Floods of output (a print in a loop) are cut, not stored in the gradebook.
 c.LimitOutput.max_lines = 500

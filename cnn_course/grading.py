@@ -774,6 +774,7 @@ def warnings_to_stdout() -> None:
 
 def _short_tracebacks_class():
     from nbconvert.preprocessors import Preprocessor
+    from traitlets import Bool
 
     class ShortTracebacks(Preprocessor):
         """Cut each error output's traceback down to ``Name: message``.
@@ -783,6 +784,9 @@ def _short_tracebacks_class():
         in ``nbgrader_config.py``; the hidden tests' messages are written to
         be read alone.
         """
+
+        # nbconvert runs only enabled preprocessors, and its default is off
+        enabled = Bool(True).tag(config=True)
 
         def preprocess_cell(self, cell, resources, index):
             for output in cell.get("outputs", []):

@@ -295,7 +295,9 @@ def test_ignore_pattern_lets_warnings_through_but_not_errors():
     import numpy as np
     import torch
 
-    pattern = re.compile(load_config().IgnorePattern.pattern)
+    config = load_config()
+    assert config.IgnorePattern.enabled is True  # off by default in nbgrader
+    pattern = re.compile(config.IgnorePattern.pattern)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         np.float64(1.0) / np.float64(0.0)
@@ -331,8 +333,11 @@ def test_feedback_drops_hidden_tests_and_tracebacks():
             traceback=["line 1 of a hidden test", "GuardError: GUARD: ..."],
         )
     ]
-    cell, _ = ShortTracebacks().preprocess_cell(cell, {}, 0)
-    assert cell.outputs[0].traceback == ["GuardError: GUARD: f called numpy.convolve."]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    nb, _ = ShortTracebacks()(nb, {})  # as nbconvert calls it
+    assert nb.cells[0].outputs[0].traceback == [
+        "GuardError: GUARD: f called numpy.convolve."
+    ]
 
 
 # --------------------------------------------------------------------------
