@@ -207,6 +207,8 @@ class _Rules:
     keep_alive: list[Any] = field(default_factory=list)
 
     def classify_code(self, code) -> str | None:
+        if code.co_name == "<module>":  # a module being imported, not a call
+            return None
         filename = code.co_filename
         qualname = getattr(code, "co_qualname", code.co_name)
         if "reference" in self.kinds and filename.startswith(_PACKAGE_DIR):
@@ -247,6 +249,20 @@ class _Rules:
             verdict = self.classify_code(code)
             self.code_cache[code] = verdict
             return verdict
+
+
+def _importing(frame) -> bool:
+    """True when ``frame`` runs as part of an import (module-level code).
+
+    Importing ``scipy.ndimage`` runs its modules' top-level code (class
+    bodies, decorators); that is not a call of a filter.
+    """
+    f = frame.f_back
+    while f is not None:
+        if f.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        f = f.f_back
+    return False
 
 
 def _builtin_table(kinds: frozenset[str]) -> dict[int, tuple[Any, str]]:
@@ -396,8 +412,9 @@ class Guard:
                 # name only the outermost forbidden routine, not its helpers
                 if caller is not None and rules.violation_for_code(caller.f_code):
                     return
-                if not self._allowed_by_ancestor(frame):
-                    self._record(why)
+                if _importing(frame) or self._allowed_by_ancestor(frame):
+                    return
+                self._record(why)
         elif event == "c_call":
             self.calls += 1
             key = id(arg)

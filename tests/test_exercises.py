@@ -753,3 +753,140 @@ def test_feedback_shows_messages_but_no_hidden_test(graded, course):
     assert all(line in graded_sources for line in hidden), "control: tests restored"
     assert [line for line in hidden if line in text] == []
     assert "HIDDEN TESTS" not in text
+
+
+# --------------------------------------------------------------------------
+# Fast: the hidden tests name the common mistakes. Each case runs, in this
+# process, the notebook's setup, its solutions with one of them replaced by
+# a typical wrong answer, then the hidden part of that task's test.
+
+MISTAKES = [
+    (
+        "01_convolution",
+        "correlate2d_loops",
+        '''
+def correlate2d_loops(image, kernel):
+    """Flips the kernel: convolution, not cross-correlation."""
+    from scipy import ndimage  # noqa: F401  (not called)
+    k = np.asarray(kernel, float)[::-1, ::-1]
+    windows = np.lib.stride_tricks.sliding_window_view(np.asarray(image, float), k.shape)
+    return np.einsum("ijkl,kl->ij", windows, k)
+''',
+        "the kernel was flipped",
+    ),
+    (
+        "03_parameters",
+        "conv2d_params",
+        '''
+def conv2d_params(in_channels, out_channels, kernel_size, bias=True):
+    """Forgets the bias."""
+    c_out, c_in, kh, kw = weight_shape(in_channels, out_channels, kernel_size)
+    return kh * kw * c_in * c_out
+''',
+        "the bias is missing",
+    ),
+    (
+        "05_stride_padding",
+        "output_size",
+        '''
+def output_size(n, kernel_size, stride=1, padding=0, dilation=1):
+    """Pads one side only."""
+    return (n + padding - dilation * (kernel_size - 1) - 1) // stride + 1
+''',
+        "padding p is added on each side",
+    ),
+    (
+        "05_stride_padding",
+        "output_size",
+        '''
+def output_size(n, kernel_size, stride=1, padding=0, dilation=1):
+    """Rounds up."""
+    import math
+    return math.ceil((n + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1
+''',
+        "round down (floor), not up",
+    ),
+    (
+        "05_stride_padding",
+        "pool_output_size",
+        '''
+def pool_output_size(n, kernel_size, stride, padding=0, ceil_mode=False):
+    """Ceil mode without PyTorch's last-window rule."""
+    room = n + 2 * padding - kernel_size
+    return (-(-room // stride) if ceil_mode else room // stride) + 1
+''',
+        "right padding",
+    ),
+    (
+        "05_stride_padding",
+        "conv2d",
+        '''
+def conv2d(x, weight, bias=None, stride=1, padding=0):
+    """Forgets the bias."""
+    x, weight = np.asarray(x, float), np.asarray(weight, float)
+    n, c_in, h, w = x.shape
+    c_out, _, kh, kw = weight.shape
+    oh, ow = output_size(h, kh, stride, padding), output_size(w, kw, stride, padding)
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    out = np.zeros((n, c_out, oh, ow))
+    for a in range(kh):
+        for b in range(kw):
+            patch = xp[:, :, a:a + stride * (oh - 1) + 1:stride,
+                       b:b + stride * (ow - 1) + 1:stride]
+            out += np.einsum("nchw,oc->nohw", patch, weight[:, :, a, b])
+    return out
+''',
+        "the bias is missing",
+    ),
+    (
+        "06_alexnet",
+        "alexnet_table",
+        '''
+def alexnet_table(variant):
+    """Skips pool5, as the 177 M slide does."""
+    shape = SPEC[variant]["input"]
+    rows = []
+    for name, kind, cfg in SPEC[variant]["layers"]:
+        params = 0
+        if kind == "conv":
+            shape, params = conv_layer(shape, cfg["out"], cfg["k"], cfg["s"],
+                                       cfg["p"], cfg["groups"])
+        elif kind == "maxpool" and name != "pool5":
+            c, h, w = shape
+            shape = (c, (h - cfg["k"]) // cfg["s"] + 1, (w - cfg["k"]) // cfg["s"] + 1)
+        elif kind == "flatten":
+            shape = (int(np.prod(shape)),)
+        elif kind == "linear":
+            params = shape[0] * cfg["out"] + cfg["out"]
+            shape = (cfg["out"],)
+        rows.append({"name": name, "out_shape": shape, "params": params})
+    return rows
+''',
+        "6x6",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "name, task, wrong, hint", MISTAKES, ids=[f"{m[0]}-{m[1]}" for m in MISTAKES]
+)
+def test_hidden_tests_name_the_likely_mistake(name, task, wrong, hint, monkeypatch):
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
+    namespace: dict = {}
+    for cell in source_nb(name).cells:
+        meta = nbgrader_meta(cell)
+        if cell.cell_type != "code" or not meta:
+            continue
+        if meta["grade_id"] == f"test_{task}":
+            hidden = "\n".join(region_lines(cell.source, *HIDDEN_MARKERS))
+            with pytest.raises(AssertionError) as info:
+                exec(compile(hidden, f"<hidden test_{task}>", "exec"), namespace)
+            assert hint in str(info.value), str(info.value)
+            return
+        if is_test(cell):
+            continue
+        source = strip_markers(cell.source)
+        if is_solution(cell) and meta["grade_id"] == task:
+            source = wrong
+        exec(compile(source, f"<{meta['grade_id']}>", "exec"), namespace)
+    pytest.fail(f"no test_{task} in {name}")

@@ -319,3 +319,21 @@ def test_reassigning_numpy_testing_fails_the_checks():
             grading.assert_int(1, 1, "n")
     finally:
         np.testing.assert_allclose = original
+
+
+def test_importing_a_library_is_not_calling_it():
+    # a fresh interpreter, so that scipy is really imported inside the guard
+    code = (
+        "from cnn_course.grading import guard\n"
+        "with guard('f'):\n"
+        "    import scipy.ndimage, scipy.signal\n"
+        "print('imported')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "imported"
+    with pytest.raises(GuardError, match="scipy.signal"):
+        with guard("f"):
+            exec("import scipy.signal\nscipy.signal.convolve([1.0], [2.0])")
