@@ -218,6 +218,19 @@ def _load_config(path: Path):
     return PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
 
 
+def _configured_regex(options: GradeOptions) -> str | None:
+    """The collector regex set in the course's or the extra nbgrader config."""
+    regex = None
+    for cfg in (options.config_file, options.extra_config):
+        if cfg is None or not Path(cfg).exists():
+            continue
+        loaded = _load_config(Path(cfg).resolve())
+        for section in ("FileNameCollectorPlugin", "ZipNameCollector"):
+            if "named_regexp" in loaded[section]:
+                regex = loaded[section].named_regexp
+    return regex
+
+
 def _quiet_logger(name: str) -> logging.Logger:
     log = logging.getLogger(f"cnn_course.grade.{name}")
     log.propagate = False
@@ -498,15 +511,9 @@ def _grade(assignment, submissions, out, options: GradeOptions) -> ClassResult:
             ) from err
         sandbox_note = "bubblewrap: own filesystem view, no network, unprivileged uid"
 
-    regex = options.regex
-    config_path = _write_config(course, assignment, options, regex or FOLDER_REGEX)
+    regex = options.regex or _configured_regex(options) or FOLDER_REGEX
+    config_path = _write_config(course, assignment, options, regex)
     config = _load_config(config_path)
-    if regex is None:
-        regex = config.ZipNameCollector.get("named_regexp") or FOLDER_REGEX
-        if "named_regexp" in config.FileNameCollectorPlugin:
-            regex = config.FileNameCollectorPlugin.named_regexp
-            config_path = _write_config(course, assignment, options, regex)
-            config = _load_config(config_path)
     coursedir = CourseDirectory(config=config)
     db_url = coursedir.db_url
     logs = course / "logs" / assignment

@@ -155,7 +155,9 @@ for top, dirs, files in os.walk("/"):
     for name in files:
         if name.endswith((".ipynb", ".db", ".zip")):
             found["listed"].append(os.path.join(top, name))
-for folder in secrets + ["/", "/etc", "/work", os.path.dirname(os.__file__)]:
+# Write only where a broken sandbox would not soil the repository.
+targets = [p for p in secrets if "/course" in p and os.path.isdir(p)]
+for folder in targets + ["/", "/etc", "/work", os.path.dirname(os.__file__)]:
     try:
         with open(os.path.join(folder, "planted.txt"), "w") as f:
             f.write("x")
@@ -177,7 +179,9 @@ def build_corpus(
     Parameters
     ----------
     source_nb : the solution notebook (with markers and hidden tests).
-    secret_paths : paths the ``snoop`` submission tries to read and write.
+    secret_paths : paths the ``snoop`` submission tries to read; it also
+        tries to write into those of them under a ``course`` folder (the
+        scratch course), and into ``/``, ``/etc`` and the standard library.
     reference_call : ``(answer_id, body, failing_tests)``: a body for the
         answer cell ``answer_id`` that calls the course's reference, and the
         tests that must then fail (hand-checked: those whose guard the call

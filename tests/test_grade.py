@@ -322,7 +322,7 @@ def test_sandbox_probe_fails_when_a_secret_is_visible():
 
 @pytest.fixture(scope="module")
 def flat_class(toy_solutions, tmp_path_factory):
-    """Four students in a flat LMS zip, graded through the command line."""
+    """Four students in a flat LMS zip, the regex in an nbgrader config."""
     tmp = tmp_path_factory.mktemp("flat")
     source = toy_source()
     perfect = nbformat.writes(grade_corpus.student_view(source)).encode()
@@ -338,10 +338,14 @@ def flat_class(toy_solutions, tmp_path_factory):
     zip_path = tmp / "class.zip"
     zip_path.write_bytes(_zip(names))
     out = tmp / "out"
-    options = GradeOptions(
-        solutions_dir=toy_solutions,
-        regex=r"^[a-z_]+?_(?P<student_id>\d+)_(?P<file_id>.+)$",
+    # the regex as nbgrader's own setting, in a config file given with --config
+    config = tmp / "lms_config.py"
+    config.write_text(
+        "c = get_config()\n"
+        "c.FileNameCollectorPlugin.named_regexp = "
+        "r'^[a-z_]+?_(?P<student_id>\\d+)_(?P<file_id>.+)$'\n"
     )
+    options = GradeOptions(solutions_dir=toy_solutions, extra_config=config)
     result = grade(TOY, zip_path, out, options)
     return result, out
 

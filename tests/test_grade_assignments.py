@@ -142,7 +142,9 @@ def graded(tmp_path_factory):
 
 
 def _report(run) -> dict:
-    return json.loads((run["out"] / "reports" / run["assignment"] / "report.json").read_text())
+    return json.loads(
+        (run["out"] / "reports" / run["assignment"] / "report.json").read_text()
+    )
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -167,9 +169,13 @@ def test_every_submission_gets_its_exact_score_and_problems(graded, assignment):
         if got["score"] != expected.score:
             wrong.append(f"{student}: score {got['score']}, expected {expected.score}")
         if not expected.codes <= codes:
-            wrong.append(f"{student}: problems {sorted(codes)} lack {expected.codes - codes}")
+            wrong.append(
+                f"{student}: problems {sorted(codes)} lack {expected.codes - codes}"
+            )
         if expected.failed_tests and failed != expected.failed_tests:
-            wrong.append(f"{student}: failed {sorted(failed)}, not {expected.failed_tests}")
+            wrong.append(
+                f"{student}: failed {sorted(failed)}, not {expected.failed_tests}"
+            )
     assert not wrong, "\n".join(wrong)
 
 
@@ -218,12 +224,19 @@ def test_class_of_twenty_across_six_assignments_in_grades_csv(graded):
     assert len(students) == 20
     assert len(table) == 20 * len(ASSIGNMENTS)
     for (student, assignment), score in table.items():
-        assert score == graded[assignment]["corpus"][student].score, (student, assignment)
+        assert score == graded[assignment]["corpus"][student].score, (
+            student,
+            assignment,
+        )
 
 
 def _snooped(run) -> dict:
     nb = nbformat.read(
-        run["out"] / "course" / "autograded" / "snoop" / run["assignment"]
+        run["out"]
+        / "course"
+        / "autograded"
+        / "snoop"
+        / run["assignment"]
         / f"{run['assignment']}.ipynb",
         4,
     )
@@ -235,6 +248,19 @@ def _snooped(run) -> dict:
 def test_snooping_student_reads_no_solution_test_or_other_work(graded, assignment):
     found = _snooped(graded[assignment])
     assert found == {"read": [], "listed": [], "wrote": []}
+
+
+def _outside_hidden(source: str) -> list[str]:
+    """The stripped lines of a cell outside its hidden-test regions."""
+    lines, inside = [], False
+    for line in source.splitlines():
+        if "BEGIN HIDDEN TESTS" in line:
+            inside = True
+        elif "END HIDDEN TESTS" in line:
+            inside = False
+        elif not inside:
+            lines.append(line.strip())
+    return lines
 
 
 def _visible_text(path: Path) -> str:
@@ -249,12 +275,10 @@ def test_feedback_exists_for_each_graded_student_without_hidden_tests(
     source = run["source"]
     secret = set()
     for cell in source.cells:
-        secret.update(hidden_lines(cell.source, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"))
-    visible = {
-        line.strip()
-        for cell in source.cells
-        for line in cell.source.splitlines()
-    } - secret
+        secret.update(
+            hidden_lines(cell.source, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+        )
+    visible = {line for cell in source.cells for line in _outside_hidden(cell.source)}
     secret = {s for s in secret if len(s) >= 12 and s not in visible}
     assert secret, "the solution notebook should have hidden tests"
     pages = sorted((run["out"] / "feedback").rglob("*.html"))
