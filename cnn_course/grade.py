@@ -75,6 +75,7 @@ class GradeOptions:
     unsafe: bool = False
     progress: bool = True
     solutions_dir: Path = REPO / "solutions"
+    exercises_dir: Path = REPO / "exercises"
     config_file: Path | None = REPO / "nbgrader_config.py"
     extra_config: Path | None = None
 
@@ -109,6 +110,7 @@ class ClassResult:
     notebook_timeout: float
     sandbox: str
     unmatched: list[str]
+    notes: list[str]
     ignored: list[str]
     out: Path
 
@@ -133,6 +135,7 @@ class ClassResult:
             "test_points": self.test_points,
             "pass_rates": self.pass_rates(),
             "unmatched": self.unmatched,
+            "notes": self.notes,
             "ignored": self.ignored,
             "students": {k: v.as_dict() for k, v in sorted(self.students.items())},
         }
@@ -229,6 +232,41 @@ def _configured_regex(options: GradeOptions) -> str | None:
             if "named_regexp" in loaded[section]:
                 regex = loaded[section].named_regexp
     return regex
+
+
+def _cells_by_id(nb) -> dict[str, str]:
+    return {
+        c.metadata["nbgrader"]["grade_id"]: c.source.strip()
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("grade_id")
+    }
+
+
+def _release_given(course: Path, assignment: str, exercises: Path):
+    """The student notebook the class received, and a note if it is stale.
+
+    That is ``exercises/`` when it holds the assignment, since students got
+    that file; a test cell is "edited" when it differs from it. If it
+    differs from what ``solutions/`` generates now, the report says so.
+    """
+    name = f"{assignment}.ipynb"
+    fresh = nbformat.read(course / "release" / assignment / name, as_version=4)
+    given_path = Path(exercises) / assignment / name
+    if not given_path.exists():
+        return fresh, []
+    given = nbformat.read(given_path, as_version=4)
+    ours, theirs = _cells_by_id(fresh), _cells_by_id(given)
+    differ = sorted(
+        k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k)
+    )
+    if not differ:
+        return given, []
+    return given, [
+        f"{given_path} differs from what solutions/ generates now, in "
+        f"{', '.join(differ)}. Cells were compared with {given_path.name} as "
+        "students received it; nbgrader restores tests from the current "
+        "solutions. Run `make release` before the next class."
+    ]
 
 
 def _quiet_logger(name: str) -> logging.Logger:
@@ -583,9 +621,7 @@ def _grade(assignment, submissions, out, options: GradeOptions) -> ClassResult:
             for g in notebook.grade_cells
             if g.cell_type == "code"
         }
-    release_nb = nbformat.read(
-        course / "release" / assignment / f"{assignment}.ipynb", as_version=4
-    )
+    release_nb, notes = _release_given(course, assignment, options.exercises_dir)
     known_ids = {c.name for c in source_cells}
 
     results: dict[str, StudentResult] = {}
@@ -673,6 +709,7 @@ def _grade(assignment, submissions, out, options: GradeOptions) -> ClassResult:
         notebook_timeout=notebook_timeout,
         sandbox=sandbox_note,
         unmatched=intake.unmatched,
+        notes=notes,
         ignored=intake.ignored,
         out=out,
     )

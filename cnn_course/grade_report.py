@@ -211,6 +211,8 @@ def _markdown(result) -> str:
                 f"- **{PROBLEM_TITLES.get(p.code, p.code)}**{where}: {p.message}"
             )
         lines.append("")
+    if result.notes:
+        lines += ["## Notes", ""] + [f"- {note}" for note in result.notes] + [""]
     if result.unmatched:
         lines += ["## Files matching no student", ""]
         lines += [f"- {name}" for name in result.unmatched] + [""]
@@ -278,6 +280,10 @@ def _html(result) -> str:
                 f"<li><b>{e(PROBLEM_TITLES.get(p.code, p.code))}</b>{where}: "
                 f"{e(p.message)}</li>"
             )
+        parts.append("</ul>")
+    if result.notes:
+        parts.append("<h2>Notes</h2><ul>")
+        parts += [f"<li>{e(note)}</li>" for note in result.notes]
         parts.append("</ul>")
     if result.unmatched:
         parts.append("<h2>Files matching no student</h2><ul>")

@@ -468,3 +468,22 @@ def test_a_kernel_that_ignores_the_interrupt_is_killed_and_others_go_on(
     sleepy_problems = {(p.code, p.cell) for p in students["sleepy"].problems}
     # 3 s in each answer cell: past the 5.5 s budget after the second one
     assert ("notebook-timeout", "test_mul") in sleepy_problems
+
+
+def test_a_stale_release_is_noted_and_students_are_compared_with_it(tmp_path):
+    from cnn_course.grade import _release_given
+
+    release = tmp_path / "course" / "release" / TOY
+    exercises = tmp_path / "exercises" / TOY
+    release.mkdir(parents=True)
+    exercises.mkdir(parents=True)
+    fresh = grade_corpus.release_view(toy_source())
+    nbformat.write(fresh, release / f"{TOY}.ipynb")
+    old = grade_corpus.release_view(toy_source())
+    old.cells[3].source = '"""Check add."""\nassert add(2, 2) == 4'
+    nbformat.write(old, exercises / f"{TOY}.ipynb")
+    given, notes = _release_given(tmp_path / "course", TOY, tmp_path / "exercises")
+    assert given.cells[3].source == old.cells[3].source
+    assert len(notes) == 1 and "in test_add." in notes[0]
+    nbformat.write(fresh, exercises / f"{TOY}.ipynb")
+    assert _release_given(tmp_path / "course", TOY, tmp_path / "exercises")[1] == []
