@@ -265,13 +265,14 @@ def test_released_notebook_holds_no_solution_and_no_hidden_test(name):
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_released_notebook_keeps_instructions_and_visible_tests(name):
     source, student = source_nb(name), released_nb(name)
-    assert [c.id for c in student.cells] == [c.id for c in source.cells]
+    stale = f"exercises/{name} as committed differs: run `make release`, commit it"
+    assert [c.id for c in student.cells] == [c.id for c in source.cells], stale
     for src, rel in zip(source.cells, student.cells, strict=True):
         if is_test(src):
             visible = src.source.split(HIDDEN_MARKERS[0])[0].rstrip()
-            assert rel.source.rstrip() == visible
+            assert rel.source.rstrip() == visible, f"{src.id}: {stale}"
         elif not is_solution(src):
-            assert rel.source == src.source
+            assert rel.source == src.source, f"{src.id}: {stale}"
 
 
 # --------------------------------------------------------------------------
