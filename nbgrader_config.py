@@ -66,6 +66,33 @@ c.Execute.interrupt_on_timeout = True
 # IgnorePattern is off unless enabled (nbconvert skips disabled preprocessors).
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"(?m)^\S[^\n]*:\d+: [A-Za-z]*Warning: "
+# nbgrader reads a value shown by a test cell (an execute_result) as partial
+# credit, before any error that follows. The course's tests pass or fail and
+# show no value, so a shown value can only come from student code hooked
+# into the test cell: NoPartialCredit turns it into a failing GUARD: error.
+# nbgrader's own list otherwise, in its order.
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties,
+    CheckCellMetadata,
+    Execute,
+    IgnorePattern,
+    LimitOutput,
+    SaveAutoGrades,
+)
+
+from cnn_course.grading import NoPartialCredit  # noqa: E402
+
+c.Autograde.autograde_preprocessors = [
+    Execute,
+    IgnorePattern,
+    NoPartialCredit,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
 # Floods of output (a print in a loop) are cut, not stored in the gradebook.
 c.LimitOutput.max_lines = 500
 c.LimitOutput.max_traceback = 100

@@ -78,9 +78,9 @@ __all__ = [
     "warnings_to_stdout",
     "check_untouched",
 ]
-# ``ShortTracebacks`` (an nbconvert preprocessor for nbgrader's feedback) is
-# also public; it is built on first access so that importing this module
-# does not import nbconvert.
+# ``ShortTracebacks`` and ``NoPartialCredit`` (nbconvert preprocessors for
+# nbgrader) are also public; they are built on first access so that
+# importing this module does not import nbconvert.
 
 #: Every guard failure message starts with this.
 PREFIX = "GUARD:"
@@ -816,10 +816,61 @@ def _short_tracebacks_class():
     return ShortTracebacks
 
 
+def _no_partial_credit_class():
+    from nbconvert.preprocessors import Preprocessor
+    from traitlets import Bool
+
+    class NoPartialCredit(Preprocessor):
+        """Turn a value shown by a test cell into a failure of that test.
+
+        nbgrader reads a test cell's ``execute_result`` output as partial
+        credit, and it reads it before any error that follows. The course's
+        test cells end in statements and never show a value, so such an
+        output can only come from student code hooked into the cell (an
+        IPython event calling the display hook, say), and it would buy marks
+        for failing tests. This preprocessor runs after execution and before
+        ``SaveAutoGrades``: it replaces each such output with an error whose
+        message starts with ``GUARD:``.
+        """
+
+        enabled = Bool(True).tag(config=True)
+
+        def preprocess_cell(self, cell, resources, index):
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if cell.get("cell_type") != "code" or not meta.get("grade"):
+                return cell, resources
+            outputs = []
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "execute_result":
+                    from nbformat.v4 import new_output
+
+                    output = new_output(
+                        "error",
+                        ename="GuardError",
+                        evalue=(
+                            f"{PREFIX} this test cell showed a value, which nbgrader "
+                            "would count as partial credit; the course's tests show "
+                            "none, so student code produced it. The test scores 0."
+                        ),
+                        traceback=[],
+                    )
+                outputs.append(output)
+            cell["outputs"] = outputs
+            return cell, resources
+
+    return NoPartialCredit
+
+
+_LAZY = {
+    "ShortTracebacks": _short_tracebacks_class,
+    "NoPartialCredit": _no_partial_credit_class,
+}
+
+
 def __getattr__(name: str):
-    # nbconvert is imported only when nbgrader asks for the preprocessor.
-    if name == "ShortTracebacks":
-        cls = _short_tracebacks_class()
+    # nbconvert is imported only when nbgrader asks for a preprocessor.
+    if name in _LAZY:
+        cls = _LAZY[name]()
         globals()[name] = cls
         return cls
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,9 @@ scores from nbgrader's gradebook. The students:
              library routine, in every task that is guarded against that;
 ``fooler``   answers that compare equal to anything;
 ``warner``   (exercise 5) the perfect answers, plus code that prints
-             Python warnings to stderr during the tests.
+             Python warnings to stderr during the tests;
+``hacker``   (exercise 6) a hook that shows a value in every test cell, which
+             nbgrader would read as partial credit.
 """
 
 from __future__ import annotations
@@ -318,6 +320,28 @@ def test_ignore_pattern_lets_warnings_through_but_not_errors():
         assert not pattern.search(text), text
 
 
+def test_autograde_turns_a_shown_value_in_a_test_cell_into_a_failure():
+    from nbgrader.preprocessors import Execute, IgnorePattern, SaveAutoGrades
+
+    from cnn_course.grading import NoPartialCredit
+
+    steps = load_config().Autograde.autograde_preprocessors
+    assert steps.index(Execute) < steps.index(NoPartialCredit)
+    assert steps.index(NoPartialCredit) < steps.index(SaveAutoGrades)
+    assert IgnorePattern in steps
+    test = nbformat.v4.new_code_cell(
+        "assert True", metadata={"nbgrader": {"grade": True, "points": 2}}
+    )
+    test.outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "2.0"})]
+    free = nbformat.v4.new_code_cell("1 + 1")
+    free.outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "2"})]
+    nb = nbformat.v4.new_notebook(cells=[test, free])
+    nb, _ = NoPartialCredit()(nb, {})
+    assert [o.output_type for o in nb.cells[0].outputs] == ["error"]
+    assert nb.cells[0].outputs[0].evalue.startswith("GUARD:")
+    assert [o.output_type for o in nb.cells[1].outputs] == ["execute_result"]
+
+
 def test_feedback_drops_hidden_tests_and_tracebacks():
     from nbgrader.preprocessors import ClearHiddenTests
 
@@ -552,7 +576,17 @@ def warn_source(perfect: str, first: bool) -> str:
     return (WARN_PRELUDE if first else "") + "".join(lines)
 
 
+# Registers an IPython hook that shows a value in every cell run after it:
+# nbgrader would read that value in a test cell as partial credit.
+HACK = """
+def _show_a_score(*args, **kwargs):
+    get_ipython().displayhook(1.0)
+
+get_ipython().events.register("pre_run_cell", _show_a_score)
+"""
+
 STUDENTS = ["perfect", "blank", "cheater", "fooler"]
+EXTRA_STUDENTS = {"05_stride_padding": ["warner"], "06_alexnet": ["hacker"]}
 
 
 def submission(name: str, student: str, released) -> nbformat.NotebookNode:
@@ -575,6 +609,8 @@ def submission(name: str, student: str, released) -> nbformat.NotebookNode:
             cell.source = fool_source(perfect[gid], first)
         elif student == "warner":
             cell.source = warn_source(perfect[gid], first)
+        elif student == "hacker" and first:
+            cell.source = HACK
         first = False
     return nb
 
@@ -609,7 +645,7 @@ def graded(course: Path) -> dict:
 
     for name in ASSIGNMENTS:
         released = released_nb(name, course)
-        students = STUDENTS + (["warner"] if name == "05_stride_padding" else [])
+        students = STUDENTS + EXTRA_STUDENTS.get(name, [])
         for student in students:
             folder = course / "submitted" / student / name
             folder.mkdir(parents=True)
@@ -733,6 +769,21 @@ def test_warnings_on_stderr_do_not_fail_a_test(graded, course):
     # autograde's IgnorePattern removed them
     nb = autograded(course, "warner", name)
     assert any("warnings.warn" in c.source for c in nb.cells if is_solution(c))
+
+
+@pytest.mark.slow
+def test_a_value_shown_in_a_test_cell_buys_no_partial_credit(graded, course):
+    name = "06_alexnet"
+    grades = graded[name, "hacker"]
+    assert grades and all(score == 0 for score, _ in grades.values()), grades
+    nb = autograded(course, "hacker", name)
+    errors = errors_by_cell(nb)
+    for cell in nb.cells:
+        if is_test(cell):
+            assert any(
+                "GUARD: this test cell showed a value" in e
+                for e in errors.get(cell.id, [])
+            ), cell.id
 
 
 @pytest.mark.slow
