@@ -1,12 +1,12 @@
 """nbgrader configuration of the CNN basics course.
 
-nbgrader reads this file when it runs from the repository's top folder
-(``make release``, ``make lab``, ``cnn-course grade``). Every setting below is
-a course-wide decision. nbgrader reads the file from its working folder,
-and the course root is the folder the file sits in: a tool that runs
-nbgrader elsewhere (``make release``, the tests' temporary course folders, a
-grading sandbox) copies this file into that folder and runs nbgrader there,
-so what is graded is what students validated against.
+nbgrader reads ``nbgrader_config.py`` from the folder it runs in, and the
+course root set below is the folder this file sits in. So ``make lab`` (its
+Validate button) runs from the repository's top folder, and every tool that
+runs nbgrader elsewhere (``make release``, the tests' temporary course
+folders, ``cnn-course grade``) copies or loads this file there: what is
+graded is what students validated against. Every setting is a course-wide
+decision, explained where it is made.
 
 Layout (``CourseDirectory.directory_structure`` is nbgrader's default,
 ``{nbgrader_step}/{student_id}/{assignment_id}``):
@@ -21,6 +21,20 @@ Layout (``CourseDirectory.directory_structure`` is nbgrader's default,
 """
 
 import os
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearHiddenTests,
+    Execute,
+    GetGrades,
+    IgnorePattern,
+    LimitOutput,
+    SaveAutoGrades,
+)
+
+from cnn_course.grading import NoPartialCredit, ShortTracebacks
 
 c = get_config()  # noqa: F821 -- injected by traitlets when it loads this file
 
@@ -71,18 +85,6 @@ c.IgnorePattern.pattern = r"(?m)^\S[^\n]*:\d+: [A-Za-z]*Warning: "
 # show no value, so a shown value can only come from student code hooked
 # into the test cell: NoPartialCredit turns it into a failing GUARD: error.
 # nbgrader's own list otherwise, in its order.
-from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
-from nbgrader.preprocessors import (  # noqa: E402
-    AssignLatePenalties,
-    CheckCellMetadata,
-    Execute,
-    IgnorePattern,
-    LimitOutput,
-    SaveAutoGrades,
-)
-
-from cnn_course.grading import NoPartialCredit  # noqa: E402
-
 c.Autograde.autograde_preprocessors = [
     Execute,
     IgnorePattern,
@@ -102,11 +104,6 @@ c.LimitOutput.max_traceback = 100
 # Remove them, and cut every traceback down to its last line, since a
 # traceback quotes the test code around the failing line. The messages of
 # the hidden tests are written to be read on their own.
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
-
-from cnn_course.grading import ShortTracebacks  # noqa: E402
-
 c.GenerateFeedback.preprocessors = [
     GetGrades,
     ClearHiddenTests,
