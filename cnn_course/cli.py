@@ -48,6 +48,9 @@ def _positive(kind):
 
 def parser(width: int | None = None) -> argparse.ArgumentParser:
     """The argument parser; ``width`` fixes the help's line width."""
+    from .grade_execute import MAX_OUTPUT_BYTES
+    from .sandbox import MEMORY_BYTES
+
     formatter = functools.partial(argparse.HelpFormatter, width=width)
     top = argparse.ArgumentParser(
         prog="cnn-course", description="Tools of the CNN basics course."
@@ -87,13 +90,13 @@ def parser(width: int | None = None) -> argparse.ArgumentParser:
     g.add_argument(
         "--memory",
         type=_size,
-        default="4G",
-        help="kernel memory cap (default %(default)s)",
+        default=MEMORY_BYTES,
+        help=f"kernel memory cap, e.g. 2G (default {MEMORY_BYTES / 2**30:g}G)",
     )
     g.add_argument(
         "--max-output",
         type=_size,
-        default="1000000",
+        default=MAX_OUTPUT_BYTES,
         help="output kept per cell, in bytes (default %(default)s)",
     )
     g.add_argument(

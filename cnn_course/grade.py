@@ -38,6 +38,7 @@ from types import SimpleNamespace
 import nbformat
 from sqlalchemy.exc import SAWarning
 
+from .grade_execute import MAX_OUTPUT_BYTES
 from .grade_intake import (
     FOLDER_REGEX,
     Problem,
@@ -45,6 +46,7 @@ from .grade_intake import (
     read_zip,
     settle_notebook,
 )
+from .sandbox import MEMORY_BYTES
 
 __all__ = [
     "REPO",
@@ -70,8 +72,8 @@ class GradeOptions:
     regex: str | None = None
     timeout: int | None = None
     notebook_timeout: float | None = None
-    memory_bytes: int = 4 * 2**30
-    max_output_bytes: int = 1_000_000
+    memory_bytes: int = MEMORY_BYTES
+    max_output_bytes: int = MAX_OUTPUT_BYTES
     unsafe: bool = False
     progress: bool = True
     solutions_dir: Path = REPO / "solutions"

@@ -37,13 +37,17 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer, Unicode
 
 from .sandbox import (
+    MEMORY_BYTES,
     Sandbox,
     SandboxConfig,
     SandboxKernelManager,
     UnsandboxedKernelManager,
 )
 
-__all__ = ["SandboxExecute", "cell_label"]
+__all__ = ["SandboxExecute", "cell_label", "default_timeout", "MAX_OUTPUT_BYTES"]
+
+#: Default output kept per cell.
+MAX_OUTPUT_BYTES = 1_000_000
 
 
 def cell_label(cell: NotebookNode, index: int) -> str:
@@ -72,11 +76,11 @@ def _size(content: dict) -> int:
 class SandboxExecute(Execute):
     """nbgrader's ``Execute``, its kernel in a :class:`~cnn_course.sandbox.Sandbox`."""
 
-    memory_bytes = Integer(4 * 2**30, help="Address-space cap of the kernel").tag(
+    memory_bytes = Integer(MEMORY_BYTES, help="Address-space cap of the kernel").tag(
         config=True
     )
     max_output_bytes = Integer(
-        1_000_000, help="Output kept per cell; the rest is dropped"
+        MAX_OUTPUT_BYTES, help="Output kept per cell; the rest is dropped"
     ).tag(config=True)
     notebook_timeout = Float(
         300.0, help="Seconds for the whole notebook; later cells are not run"

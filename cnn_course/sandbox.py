@@ -46,6 +46,8 @@ SETPRIV = "/usr/bin/setpriv"
 PRLIMIT = "/usr/bin/prlimit"
 HOME = "/home/student"
 NOBODY = 65534
+#: Default cap on the kernel's address space.
+MEMORY_BYTES = 4 * 2**30
 # Environment variables passed through to the kernel; everything else is
 # cleared so that nothing of the grader's environment reaches student code.
 PASS_ENV_PREFIXES = ("OPENBLAS_", "OMP_", "MKL_", "LC_")
@@ -80,7 +82,7 @@ class SandboxConfig:
         limits). Only ``cnn-course grade --unsafe`` sets this.
     """
 
-    memory_bytes: int = 4 * 2**30
+    memory_bytes: int = MEMORY_BYTES
     home_bytes: int = 256 * 2**20
     max_processes: int = 256
     max_file_bytes: int = 64 * 2**20
