@@ -487,3 +487,27 @@ def test_a_stale_release_is_noted_and_students_are_compared_with_it(tmp_path):
     assert len(notes) == 1 and "in test_add." in notes[0]
     nbformat.write(fresh, exercises / f"{TOY}.ipynb")
     assert _release_given(tmp_path / "course", TOY, tmp_path / "exercises")[1] == []
+
+
+def test_scratch_config_keeps_the_course_preprocessors_with_execute_sandboxed(
+    tmp_path,
+):
+    from nbgrader.preprocessors import ClearHiddenTests, Execute
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from cnn_course.grade import _load_config, _write_config
+    from cnn_course.grade_execute import SandboxExecute
+    from cnn_course.grade_feedback import RedactHiddenOutputs
+
+    course = PyFileConfigLoader("nbgrader_config.py", path=str(REPO)).load_config()
+    path = _write_config(tmp_path, "01_convolution", GradeOptions(), FOLDER_REGEX)
+    scratch = _load_config(path)
+    expected = [
+        SandboxExecute if p is Execute else p
+        for p in course.Autograde.autograde_preprocessors
+    ]
+    assert scratch.Autograde.autograde_preprocessors == expected
+    feedback = list(course.GenerateFeedback.preprocessors)
+    feedback.insert(feedback.index(ClearHiddenTests), RedactHiddenOutputs)
+    assert scratch.GenerateFeedback.preprocessors == feedback
+    assert scratch.CourseDirectory.root == str(tmp_path)
