@@ -806,11 +806,17 @@ def _short_tracebacks_class():
         enabled = Bool(True).tag(config=True)
 
         def preprocess_cell(self, cell, resources, index):
+            import textwrap
+
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error":
-                    output["traceback"] = [
-                        f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
+                    text = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
+                    # feedback shows tracebacks unwrapped: wrap long lines
+                    lines = [
+                        textwrap.fill(line, 100, subsequent_indent="    ")
+                        for line in text.splitlines() or [""]
                     ]
+                    output["traceback"] = ["\n".join(lines)]
             return cell, resources
 
     return ShortTracebacks

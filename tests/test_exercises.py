@@ -369,6 +369,12 @@ def test_feedback_drops_hidden_tests_and_tracebacks():
     assert nb.cells[0].outputs[0].traceback == [
         "GuardError: GUARD: f called numpy.convolve."
     ]
+    long = "GUARD: " + "word " * 60
+    cell.outputs[0].evalue = long
+    nb, _ = ShortTracebacks()(nbformat.v4.new_notebook(cells=[cell]), {})
+    lines = nb.cells[0].outputs[0].traceback[0].splitlines()
+    assert len(lines) > 2 and all(len(line) <= 100 for line in lines)
+    assert nb.cells[0].outputs[0].evalue == long  # the message itself is kept
 
 
 # --------------------------------------------------------------------------
