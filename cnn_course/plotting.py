@@ -34,6 +34,23 @@ def _axes(ax, figsize=(4, 4)):
     return ax
 
 
+def _check_rows(rows, keys):
+    """``rows`` as a list, each a dict holding at least ``keys``."""
+    names = ", ".join(keys)
+    if isinstance(rows, (str, bytes)) or not hasattr(rows, "__iter__"):
+        raise TypeError(
+            f"`rows` must be a list of dicts with keys {names}, "
+            f"got {type(rows).__name__}"
+        )
+    rows = list(rows)
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or not set(keys) <= set(row):
+            raise ValueError(
+                f"`rows[{i}]` must be a dict with keys {names}, got {row!r}"
+            )
+    return rows
+
+
 def show_image(image, ax=None, title=None, cmap="gray", vmin=None, vmax=None):
     """Show a grey (H, W) or RGB (H, W, 3) image without ticks.
 
@@ -324,18 +341,9 @@ _KIND_COLOURS = {"conv": "tab:blue", "linear": "tab:orange"}
 _KIND_LABELS = {"conv": "convolution", "linear": "dense (fully connected)"}
 
 
-def _check_rows(rows):
-    if isinstance(rows, (str, bytes)) or not hasattr(rows, "__iter__"):
-        raise TypeError(
-            "`rows` must be a list of dicts with keys name, kind, params, "
-            f"got {type(rows).__name__}"
-        )
-    rows = list(rows)
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict) or not {"name", "kind", "params"} <= set(row):
-            raise ValueError(
-                f"`rows[{i}]` must be a dict with keys name, kind, params, got {row!r}"
-            )
+def _rows_with_params(rows):
+    """The rows of a layer table that hold parameters."""
+    rows = _check_rows(rows, ("name", "kind", "params"))
     return [r for r in rows if r["params"]]
 
 
@@ -359,7 +367,7 @@ def plot_layer_params(rows, ax=None, title=None):
     """
     from matplotlib.patches import Patch
 
-    rows = _check_rows(rows)
+    rows = _rows_with_params(rows)
     ax = _axes(ax, figsize=(7, 0.45 * len(rows) + 1))
     names = [r["name"] for r in rows]
     counts = [r["params"] for r in rows]
@@ -1092,19 +1100,7 @@ def draw_architecture(rows, ax=None, title=None):
     """
     from matplotlib.patches import FancyBboxPatch
 
-    if isinstance(rows, (str, bytes)) or not hasattr(rows, "__iter__"):
-        raise TypeError(
-            "`rows` must be a list of dicts with keys name, kind, "
-            f"output_shape, params, got {type(rows).__name__}"
-        )
-    rows = list(rows)
-    keys = {"name", "kind", "output_shape", "params"}
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict) or not keys <= set(row):
-            raise ValueError(
-                f"`rows[{i}]` must be a dict with keys name, kind, "
-                f"output_shape, params, got {row!r}"
-            )
+    rows = _check_rows(rows, ("name", "kind", "output_shape", "params"))
     if not rows:
         raise ValueError("`rows` must hold at least one layer, got none")
     ax = _axes(ax, figsize=(1.0 * len(rows) + 0.4, 2.3))
@@ -1252,19 +1248,7 @@ def plot_model_accuracies(rows, ax=None, title=None):
     """
     from matplotlib.lines import Line2D
 
-    if isinstance(rows, (str, bytes)) or not hasattr(rows, "__iter__"):
-        raise TypeError(
-            "`rows` must be a list of dicts with keys model, params, test_acc, "
-            f"shifted_acc, got {type(rows).__name__}"
-        )
-    rows = list(rows)
-    keys = {"model", "params", "test_acc", "shifted_acc"}
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict) or not keys <= set(row):
-            raise ValueError(
-                f"`rows[{i}]` must be a dict with keys model, params, "
-                f"test_acc, shifted_acc, got {row!r}"
-            )
+    rows = _check_rows(rows, ("model", "params", "test_acc", "shifted_acc"))
     ax = _axes(ax, figsize=(7, 0.6 * len(rows) + 1.4))
     y = np.arange(len(rows))[::-1]
     means = []

@@ -31,18 +31,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from _course import ASSIGNMENTS
 
 from cnn_course import release
 
 REPO = Path(__file__).resolve().parents[1]
-ASSIGNMENTS = [
-    "01_convolution",
-    "02_filters",
-    "03_parameters",
-    "04_cnn_structure",
-    "05_stride_padding",
-    "06_alexnet",
-]
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from _course import ASSIGNMENTS
 
 from cnn_course import sandbox
 from cnn_course.grade_corpus import build_corpus, to_zip
@@ -30,14 +31,6 @@ from cnn_course.grade_feedback import hidden_lines
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = Path(sys.executable).parent / "cnn-course"
-ASSIGNMENTS = [
-    "01_convolution",
-    "02_filters",
-    "03_parameters",
-    "04_cnn_structure",
-    "05_stride_padding",
-    "06_alexnet",
-]
 
 # For each assignment: an answer cell, a body for it that hands the work to
 # the course's reference, and the tests that must then fail. Hand-checked
