@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
+from _course import ASSIGNMENTS
 from bs4 import BeautifulSoup
 from conftest import (
     BOOK_BUILD_FLAGS,
@@ -270,6 +271,34 @@ def test_every_download_link_has_its_file(book_build: BookBuild):
             if not target.is_file():
                 missing.append(f"{page.name}: {a['href']}")
     assert not missing, f"download links with no file: {missing}"
+
+
+@pytest.mark.slow
+def test_each_chapter_links_its_own_exercise_notebook(book_build: BookBuild):
+    """Check that chapter NN offers exercises/NN_topic/NN_topic.ipynb for download."""
+    require_built(book_build)
+    chapters = sorted((book_build.html / "book").glob("0[1-6]_*.html"))
+    assert [c.stem for c in chapters] == ASSIGNMENTS
+    for page in chapters:
+        hrefs = [a["href"] for a in soup(page).select('a[href*="_downloads/"]')]
+        wanted = f"/{page.stem}.ipynb"
+        assert any(unquote(h).endswith(wanted) for h in hrefs), (page.name, hrefs)
+        notebook = next(h for h in hrefs if unquote(h).endswith(wanted))
+        shipped = (page.parent / unquote(urlsplit(notebook).path)).read_bytes()
+        exercise = REPO / "exercises" / page.stem / f"{page.stem}.ipynb"
+        assert shipped == exercise.read_bytes(), "the student version is offered"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chapter", ["01_convolution", "05_stride_padding"])
+def test_chapters_one_and_five_play_an_animation(book_build: BookBuild, chapter):
+    """Check that the sliding-kernel animation is in the page, frames embedded."""
+    require_built(book_build)
+    page = soup(book_build.html / "book" / f"{chapter}.html")
+    animations = page.select("div.animation")
+    assert animations, f"{chapter} has no animation"
+    scripts = " ".join(s.get_text() for s in page.select("script"))
+    assert scripts.count("data:image/png;base64") > 5, "frames are not embedded"
 
 
 @pytest.mark.slow
