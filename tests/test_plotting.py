@@ -27,6 +27,10 @@ def test_animation_has_one_frame_per_output_cell_and_shows_its_value():
     anim._draw_frame(out.size - 1)
     i, j = out.shape[0] - 1, out.shape[1] - 1
     assert anim._fig.texts[-1].get_text().endswith(f"= {out[i, j]:g}")
+    # Rendered for a page, every frame is embedded and nothing is fetched.
+    html = plotting.animation_html(anim)
+    assert html.count("data:image/png;base64") == out.size
+    assert "http" not in html.split("<script")[0]
 
 
 def test_animation_rejects_a_3d_image_by_name():
