@@ -73,3 +73,17 @@ def test_ci_script_installs_system_packages_and_runs_make_test():
     text = (REPO / ".ci" / "run").read_text()
     assert "apt-get install" in text and "chromium" in text and "bubblewrap" in text
     assert text.rstrip().splitlines()[-1].strip() == "make test"
+
+
+def test_code_passes_ruff_lint_and_format():
+    import sys
+
+    ruff = Path(sys.executable).parent / "ruff"
+    for args in (["check"], ["format", "--check"]):
+        done = subprocess.run(
+            [str(ruff), *args, "cnn_course", "tests", "bench"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
