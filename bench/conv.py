@@ -1,8 +1,9 @@
 """Time `cc.conv2d` against `torch.nn.functional.conv2d`, side by side.
 
-Each case runs both functions interleaved in one process (torch, ours,
-torch, ours, ...) and reports the median of each and their ratio, so load
-on the machine hits both alike. Target: ratio <= 2 on every row.
+Each case runs both functions interleaved in one process, round by round
+(torch, ours, torch, ours, ...), and reports the median call of each and
+their ratio, so load on the machine hits both alike. Target: ratio <= 2 on
+every row.
 
     .venv/bin/python bench/conv.py
 """
@@ -31,16 +32,28 @@ CASES = [
 ]
 
 
-def interleaved(fns, repeats):
-    """Median seconds of each function, calls interleaved round by round."""
+# Long enough for an idle thread pool to stop spinning.
+HANDOVER_S = 0.3
+
+
+def interleaved(fns, repeats, block=5):
+    """Median seconds a call of each function, measured round by round.
+
+    Each round runs every function in turn: a pause and one untimed call
+    first, then ``block`` timed calls. The two libraries keep separate
+    thread pools (PyTorch's OpenMP, NumPy's OpenBLAS) whose idle threads
+    spin for a while after a call; without the pause, each library's calls
+    would be timed while the other's threads still hold the two cores.
+    """
     times = [[] for _ in fns]
-    for fn in fns:  # warm up
-        fn()
     for _ in range(repeats):
         for i, fn in enumerate(fns):
-            start = time.perf_counter()
+            time.sleep(HANDOVER_S)
             fn()
-            times[i].append(time.perf_counter() - start)
+            for _ in range(block):
+                start = time.perf_counter()
+                fn()
+                times[i].append(time.perf_counter() - start)
     return [statistics.median(t) for t in times]
 
 

@@ -100,6 +100,10 @@ def _check_conv(
     return x, weight, bias, stride_hw, pads, dilation_hw, g, out_hw
 
 
+# Bytes of im2col columns built at a time: about what a core's caches hold.
+_CHUNK_BYTES = 4 << 20
+
+
 def _pad(x, pads, value=0.0):
     if pads == ((0, 0), (0, 0)):
         return x
@@ -163,18 +167,25 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
     # im2col: gather every window into columns, one strided copy per kernel
     # tap, so that the convolution becomes one matrix product per group.
-    cols = np.empty((n, c_in, kh, kw, oh, ow), dtype=dtype)
-    for u in range(kh):
-        for v in range(kw):
-            cols[:, :, u, v] = xp[
-                :,
-                :,
-                u * dh : u * dh + sh * (oh - 1) + 1 : sh,
-                v * dw : v * dw + sw * (ow - 1) + 1 : sw,
-            ]
-    cols = cols.reshape(n, g, c_g * kh * kw, oh * ow)
-    w = weight.astype(dtype, copy=False).reshape(g, c_out // g, c_g * kh * kw)
-    out = np.matmul(w, cols).reshape(n, c_out, oh, ow)
+    # A few images at a time, so the columns stay in cache for the product.
+    k, length = c_g * kh * kw, oh * ow
+    per_image = c_in * kh * kw * length * np.dtype(dtype).itemsize
+    chunk = max(1, min(n, _CHUNK_BYTES // per_image))
+    cols = np.empty((chunk, c_in, kh, kw, oh, ow), dtype=dtype)
+    w = weight.astype(dtype, copy=False).reshape(g, c_out // g, k)
+    out = np.empty((n, g, c_out // g, length), dtype=dtype)
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
+        for u in range(kh):
+            for v in range(kw):
+                cols[:m, :, u, v] = xp[
+                    start : start + m,
+                    :,
+                    u * dh : u * dh + sh * (oh - 1) + 1 : sh,
+                    v * dw : v * dw + sw * (ow - 1) + 1 : sw,
+                ]
+        np.matmul(w, cols[:m].reshape(m, g, k, length), out=out[start : start + m])
+    out = out.reshape(n, c_out, oh, ow)
     if bias is not None:
         out += bias.astype(dtype, copy=False)[:, None, None]
     return out
