@@ -34,7 +34,7 @@ from nbgrader.preprocessors import (
     SaveAutoGrades,
 )
 
-from cnn_course.grading import NoPartialCredit, ShortTracebacks
+from cnn_course.autograde.preprocessors import NoPartialCredit, ShortTracebacks
 
 c = get_config()  # noqa: F821 -- injected by traitlets when it loads this file
 

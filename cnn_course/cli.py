@@ -48,8 +48,9 @@ def _positive(kind):
 
 def parser(width: int | None = None) -> argparse.ArgumentParser:
     """The argument parser; ``width`` fixes the help's line width."""
-    from .grade_execute import MAX_OUTPUT_BYTES
-    from .sandbox import MEMORY_BYTES
+    from .autograde.execute import MAX_OUTPUT_BYTES
+    from .autograde.pipeline import SECRET_ENV
+    from .autograde.sandbox import MEMORY_BYTES
 
     formatter = functools.partial(argparse.HelpFormatter, width=width)
     top = argparse.ArgumentParser(
@@ -61,9 +62,9 @@ def parser(width: int | None = None) -> argparse.ArgumentParser:
         formatter_class=formatter,
         help="grade an LMS zip of submissions with nbgrader, in a sandbox",
         description=(
-            "Grade every submission in a zip: nbgrader's zip_collect, autograde "
-            "(student code in a bubblewrap sandbox), generate_feedback and export. "
-            "Writes OUT/grades.csv, OUT/feedback/<student>/, and "
+            "Grade every submission in a zip with nbgrader: student code runs in a "
+            "bubblewrap sandbox, tests in a separate grader process. Writes "
+            "OUT/grades.csv, OUT/feedback/<student>/, and "
             "OUT/reports/<assignment>/report.{html,md,json} with histogram.png."
         ),
     )
@@ -91,7 +92,10 @@ def parser(width: int | None = None) -> argparse.ArgumentParser:
         "--memory",
         type=_size,
         default=MEMORY_BYTES,
-        help=f"kernel memory cap, e.g. 2G (default {MEMORY_BYTES / 2**30:g}G)",
+        help=(
+            "memory cap of a student's processes together, e.g. 2G "
+            f"(default {MEMORY_BYTES / 2**30:g}G)"
+        ),
     )
     g.add_argument(
         "--max-output",
@@ -103,6 +107,15 @@ def parser(width: int | None = None) -> argparse.ArgumentParser:
         "--unsafe",
         action="store_true",
         help="grade without a sandbox (student code can read solutions and tests)",
+    )
+    g.add_argument(
+        "--secret",
+        help=(
+            "the instructor's secret: hidden tests draw their inputs from it, so "
+            "the public test source does not give them away; the same secret "
+            f"gives the same grades (default: ${SECRET_ENV}; without either, the "
+            "public seeds, and the report says so)"
+        ),
     )
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     return top
@@ -119,7 +132,9 @@ def help_text(command: str = "grade") -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from .grade import GradeOptions, GradingError, grade
+    import os
+
+    from .autograde.pipeline import SECRET_ENV, GradeOptions, GradingError, grade
 
     options = GradeOptions(
         regex=args.regex,
@@ -130,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         unsafe=args.unsafe,
         progress=not args.no_progress,
         extra_config=args.config,
+        secret=args.secret or os.environ.get(SECRET_ENV) or None,
     )
     if args.unsafe:
         print(

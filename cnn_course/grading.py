@@ -64,6 +64,9 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "in_grader",
+    "rng",
+    "advise_vectorised",
     "KINDS",
     "PREFIX",
     "GuardError",
@@ -78,9 +81,6 @@ __all__ = [
     "warnings_to_stdout",
     "check_untouched",
 ]
-# ``ShortTracebacks`` and ``NoPartialCredit`` (nbconvert preprocessors for
-# nbgrader) are also public; they are built on first access so that
-# importing this module does not import nbconvert.
 
 #: Every guard failure message starts with this.
 PREFIX = "GUARD:"
@@ -94,6 +94,77 @@ _THIS_FILE = os.path.abspath(__file__)
 
 class GuardError(AssertionError):
     """A task called a routine that does its work (message starts ``GUARD:``)."""
+
+
+# --------------------------------------------------------------------------
+# Where the test runs: a student's kernel (Validate, JupyterLab) or the
+# grader process of ``cnn-course grade``, which never runs student code.
+
+_GRADER: dict[str, Any] = {"active": False, "secret": None}
+
+
+def in_grader() -> bool:
+    """True in the grader process of ``cnn-course grade``, False in a kernel."""
+    return bool(_GRADER["active"])
+
+
+def _enter_grader(secret: str | None) -> None:
+    """Called once by the grader process (:mod:`cnn_course.autograde.grader`)."""
+    _GRADER["active"] = True
+    _GRADER["secret"] = secret or None
+
+
+def rng(seed: int) -> np.random.Generator:
+    """The random generator a hidden test draws its inputs from.
+
+    In a student's kernel, and when grading without a secret, it is
+    ``np.random.default_rng(seed)``. When the instructor grades with a
+    secret, the secret is mixed into ``seed``: the inputs change with the
+    secret, so the test's public source does not give them away, and the
+    same secret gives the same inputs again.
+
+    Examples
+    --------
+    >>> float(rng(7).random()) == float(np.random.default_rng(7).random())
+    True
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"`seed` must be an int, got {type(seed).__name__}")
+    secret = _GRADER["secret"] if _GRADER["active"] else None
+    if not secret:
+        return np.random.default_rng(int(seed))
+    import hashlib
+
+    digest = hashlib.sha256(f"cnn-course-inputs\0{secret}".encode()).digest()
+    words = [int.from_bytes(digest[i : i + 4], "little") for i in range(0, 32, 4)]
+    return np.random.default_rng(np.random.SeedSequence([int(seed), *words]))
+
+
+def advise_vectorised(
+    fn: Callable, small: tuple, large: tuple, task: str, factor: float = 1.2
+) -> bool:
+    """Print an advisory note when ``fn`` still loops over output positions.
+
+    Counts the Python steps of ``fn(*small)`` and ``fn(*large)``
+    (:func:`count_steps`). A vectorised function takes about as many steps
+    on both; a loop over positions takes more on the larger input. The note
+    is advisory and costs no points: when a notebook is graded the count is
+    measured in the student's own process, which cannot be trusted.
+
+    Returns
+    -------
+    bool
+        True when the counts look vectorised.
+    """
+    few, many = count_steps(fn, *small), count_steps(fn, *large)
+    ok = many <= factor * few + 20
+    if not ok:
+        print(
+            f"Advisory (no points): {task} took {few} Python steps on the small "
+            f"input and {many} on the large one, so it still loops over output "
+            "positions. The task asks for a version without such a loop."
+        )
+    return ok
 
 
 # --------------------------------------------------------------------------
@@ -152,6 +223,8 @@ def check_untouched() -> None:
     """
     import importlib
 
+    if in_grader():
+        return  # the grader's names are its own; student code never runs here
     snapshot = _SNAPSHOT if _SNAPSHOT is not None else {}
     changed = []
     for (module_name, name), ident in snapshot.items():
@@ -529,6 +602,10 @@ def guard(
     >>> with guard("smooth"):
     ...     x = np.add([1.0, 2.0], [3.0, 4.0])
     """
+    if in_grader():
+        # The student's code runs in another process, whose imports the
+        # sandbox limits; there is nothing to watch here.
+        return contextlib.nullcontext()
     return Guard(task, kinds=kinds, allow=allow)
 
 
@@ -563,6 +640,10 @@ def count_steps(fn: Callable, *args, **kwargs) -> int:
     >>> count_steps(loop, 100) > count_steps(loop, 10)
     True
     """
+    session = getattr(fn, "_session", None)
+    if session is not None and in_grader():
+        # a student's function: counted in the student's process (advisory)
+        return session.steps(fn._handle, args, kwargs)
     steps = 0
 
     def tracer(frame, event, arg):
@@ -789,96 +870,13 @@ def warnings_to_stdout() -> None:
     warnings.showwarning = show
 
 
-def _short_tracebacks_class():
-    from nbconvert.preprocessors import Preprocessor
-    from traitlets import Bool
-
-    class ShortTracebacks(Preprocessor):
-        """Cut each error output's traceback down to ``Name: message``.
-
-        A traceback quotes the code around the failing line, which in a
-        hidden test is the hidden test itself. Used by ``GenerateFeedback``
-        in ``nbgrader_config.py``; the hidden tests' messages are written to
-        be read alone.
-        """
-
-        # nbconvert runs only enabled preprocessors, and its default is off
-        enabled = Bool(True).tag(config=True)
-
-        def preprocess_cell(self, cell, resources, index):
-            import textwrap
-
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "error":
-                    text = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
-                    # feedback shows tracebacks unwrapped: wrap long lines
-                    lines = [
-                        textwrap.fill(line, 100, subsequent_indent="    ")
-                        for line in text.splitlines() or [""]
-                    ]
-                    output["traceback"] = ["\n".join(lines)]
-            return cell, resources
-
-    return ShortTracebacks
-
-
-def _no_partial_credit_class():
-    from nbconvert.preprocessors import Preprocessor
-    from traitlets import Bool
-
-    class NoPartialCredit(Preprocessor):
-        """Turn a value shown by a test cell into a failure of that test.
-
-        nbgrader reads a test cell's ``execute_result`` output as partial
-        credit, and it reads it before any error that follows. The course's
-        test cells end in statements and never show a value, so such an
-        output can only come from student code hooked into the cell (an
-        IPython event calling the display hook, say), and it would buy marks
-        for failing tests. This preprocessor runs after execution and before
-        ``SaveAutoGrades``: it replaces each such output with an error whose
-        message starts with ``GUARD:``.
-        """
-
-        enabled = Bool(True).tag(config=True)
-
-        def preprocess_cell(self, cell, resources, index):
-            meta = cell.get("metadata", {}).get("nbgrader", {})
-            if cell.get("cell_type") != "code" or not meta.get("grade"):
-                return cell, resources
-            outputs = []
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "execute_result":
-                    from nbformat.v4 import new_output
-
-                    output = new_output(
-                        "error",
-                        ename="GuardError",
-                        evalue=(
-                            f"{PREFIX} this test cell showed a value, which nbgrader "
-                            "would count as partial credit; the course's tests show "
-                            "none, so student code produced it. The test scores 0."
-                        ),
-                        traceback=[],
-                    )
-                outputs.append(output)
-            cell["outputs"] = outputs
-            return cell, resources
-
-    return NoPartialCredit
-
-
-_LAZY = {
-    "ShortTracebacks": _short_tracebacks_class,
-    "NoPartialCredit": _no_partial_credit_class,
-}
-
-
 def __getattr__(name: str):
-    # nbconvert is imported only when nbgrader asks for a preprocessor.
-    if name in _LAZY:
-        cls = _LAZY[name]()
-        globals()[name] = cls
-        return cls
+    # The preprocessors that once lived here (nbgrader_config.py of an older
+    # course copy may import them from this module) are the grader's now.
+    if name in ("ShortTracebacks", "NoPartialCredit"):
+        from .autograde import preprocessors
+
+        return getattr(preprocessors, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -3,7 +3,7 @@
 Each student hands in one kind of submission on every assignment (a perfect
 one, the untouched release, an edited test, an infinite loop, a kernel that
 kills itself, a tampering attempt, a snoop, ...), built from the assignment's
-own solution notebook by :mod:`cnn_course.grade_corpus`. The six gradings run
+own solution notebook by ``corpus.py`` beside this file. The six gradings run
 once per session through the installed ``cnn-course`` command, two at a
 time, and every test below reads their results: each exact score, each
 failing test, each reported problem, the class's ``grades.csv``, the
@@ -24,12 +24,12 @@ from pathlib import Path
 import nbformat
 import pytest
 from _course import ASSIGNMENTS
+from corpus import build_corpus, to_zip
 
-from cnn_course import sandbox
-from cnn_course.grade_corpus import build_corpus, to_zip
-from cnn_course.grade_feedback import hidden_lines
+from cnn_course.autograde import sandbox
+from cnn_course.autograde.feedback import hidden_lines
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).parent / "cnn-course"
 
 # For each assignment: an answer cell, a body for it that hands the work to

@@ -1,103 +1,41 @@
-"""``cnn-course grade``: the zip intake, the sandbox, feedback and a toy class.
+"""``cnn-course grade`` end to end on a toy assignment, and its intake.
 
-The six real assignments are graded in ``test_grade_assignments.py``. Here a
-two-task toy assignment, built in code, makes the end-to-end checks fast:
-the flat LMS layout, feedback without hidden tests, the refusal without a
-sandbox and ``--unsafe``.
+The six real assignments are graded in ``test_assignments.py``; attacks in
+``test_attacks.py``. Here a two-task toy assignment, built in code, makes the
+end-to-end checks fast: the flat LMS layout, feedback without hidden tests,
+the refusal without a sandbox, ``--unsafe``, timeouts and the secret.
 """
 
 from __future__ import annotations
 
 import csv
 import html
-import io
 import json
 import re
 import stat
 import zipfile
 from pathlib import Path
 
+import corpus as grade_corpus
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-from cnn_course import cli, grade_corpus, sandbox
-from cnn_course.grade import REPO, GradeOptions, GradingError, grade
-from cnn_course.grade_feedback import RedactHiddenOutputs
-from cnn_course.grade_intake import FOLDER_REGEX, read_zip, settle_notebook
-
-HAVE_BWRAP = Path(sandbox.BWRAP).exists()
-needs_bwrap = pytest.mark.skipif(
-    not HAVE_BWRAP, reason="bubblewrap is not installed (apt-get install bubblewrap)"
+from conftest import (
+    HAVE_BWRAP,
+    HIDDEN_ADD,
+    HIDDEN_MUL,
+    TOY,
+    make_zip,
+    needs_bwrap,
+    toy_source,
 )
-TOY = "99_toy"
-HIDDEN_ADD = 'assert add(10, 5) == 15, "add(10, 5) should be 15"'
-HIDDEN_MUL = 'assert mul(4, 5) == 20, "mul(4, 5) should be 20"'
 
+from cnn_course import cli
+from cnn_course.autograde import sandbox
+from cnn_course.autograde.intake import FOLDER_REGEX, read_zip, settle_notebook
+from cnn_course.autograde.pipeline import GradeOptions, GradingError, grade
+from cnn_course.course import REPO
 
-def _meta(grade_id, grade=False, solution=False, locked=False, points=None):
-    meta = {
-        "grade": grade,
-        "grade_id": grade_id,
-        "locked": locked,
-        "schema_version": 3,
-        "solution": solution,
-        "task": False,
-    }
-    if points is not None:
-        meta["points"] = points
-    return {"nbgrader": meta}
-
-
-def toy_source() -> nbformat.NotebookNode:
-    """A two-task assignment: add (2 points), mul (3 points)."""
-    nb = new_notebook()
-    nb.metadata.kernelspec = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.cells = [
-        new_markdown_cell("# Toy", metadata=_meta("intro", locked=True)),
-        new_code_cell("import numpy as np", metadata=_meta("setup", locked=True)),
-        new_code_cell(
-            'def add(a, b):\n    """Add."""\n    ### BEGIN SOLUTION\n'
-            "    return a + b\n    ### END SOLUTION",
-            metadata=_meta("add", solution=True),
-        ),
-        new_code_cell(
-            '"""Check add."""\nassert add(1, 2) == 3\n### BEGIN HIDDEN TESTS\n'
-            f"{HIDDEN_ADD}\n### END HIDDEN TESTS",
-            metadata=_meta("test_add", grade=True, locked=True, points=2),
-        ),
-        new_code_cell(
-            'def mul(a, b):\n    """Multiply."""\n    ### BEGIN SOLUTION\n'
-            "    return a * b\n    ### END SOLUTION",
-            metadata=_meta("mul", solution=True),
-        ),
-        new_code_cell(
-            '"""Check mul."""\nassert mul(2, 3) == 6\n### BEGIN HIDDEN TESTS\n'
-            f"{HIDDEN_MUL}\n### END HIDDEN TESTS",
-            metadata=_meta("test_mul", grade=True, locked=True, points=3),
-        ),
-    ]
-    return nb
-
-
-@pytest.fixture(scope="module")
-def toy_solutions(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("solutions")
-    (folder / TOY).mkdir()
-    nbformat.write(toy_source(), folder / TOY / f"{TOY}.ipynb")
-    return folder
-
-
-def _zip(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as z:
-        for name, data in files.items():
-            z.writestr(name, data)
-    return buffer.getvalue()
+_zip = make_zip
 
 
 # -- the zip -------------------------------------------------------------------
@@ -116,18 +54,22 @@ def test_read_zip_takes_one_folder_per_student_and_drops_a_wrapper(tmp_path):
             }
         )
     )
-    intake = read_zip(src, FOLDER_REGEX, tmp_path / "clean.zip")
+    intake = read_zip(src, FOLDER_REGEX, tmp_path / "submitted", TOY)
     assert intake.files == {
         "alice": ["99_toy.ipynb"],
         "bob": ["99_toy.ipynb", "notes.txt"],
     }
     assert len(intake.ignored) == 2
-    with zipfile.ZipFile(tmp_path / "clean.zip") as z:
-        assert sorted(z.namelist()) == [
-            "alice/99_toy.ipynb",
-            "bob/99_toy.ipynb",
-            "bob/notes.txt",
-        ]
+    placed = sorted(
+        p.relative_to(tmp_path / "submitted").as_posix()
+        for p in (tmp_path / "submitted").rglob("*")
+        if p.is_file()
+    )
+    assert placed == [
+        "alice/99_toy/99_toy.ipynb",
+        "bob/99_toy/99_toy.ipynb",
+        "bob/99_toy/notes.txt",
+    ]
 
 
 def test_read_zip_matches_flat_lms_names_with_a_regex(tmp_path):
@@ -142,7 +84,7 @@ def test_read_zip_matches_flat_lms_names_with_a_regex(tmp_path):
         )
     )
     regex = r"^[a-z_]+?_(?P<student_id>\d+)_(?P<file_id>.+)$"
-    intake = read_zip(src, regex, tmp_path / "clean.zip")
+    intake = read_zip(src, regex, tmp_path / "submitted", TOY)
     assert intake.files == {"48213": ["99_toy.ipynb"], "50001": ["99_toy-1.ipynb"]}
     assert intake.unmatched == ["readme.pdf"]
 
@@ -157,7 +99,9 @@ def test_read_zip_leaves_out_unsafe_entries_and_names_them(tmp_path):
         link.external_attr = (stat.S_IFLNK | 0o777) << 16
         z.writestr(link, "/etc/passwd")
         z.writestr("../escape.txt", b"x")
-    intake = read_zip(src, FOLDER_REGEX, tmp_path / "clean.zip", max_file_bytes=1000)
+    intake = read_zip(
+        src, FOLDER_REGEX, tmp_path / "submitted", TOY, max_file_bytes=1000
+    )
     messages = sorted(p.message for p in intake.problems["alice"])
     assert messages == [
         "big.bin: 2000 bytes, over the 1000 limit",
@@ -165,22 +109,22 @@ def test_read_zip_leaves_out_unsafe_entries_and_names_them(tmp_path):
         "link: a symbolic link",
     ]
     assert intake.unmatched == ["../escape.txt (path leaves the zip; skipped)"]
-    with zipfile.ZipFile(tmp_path / "clean.zip") as z:
-        assert z.namelist() == ["alice/99_toy.ipynb"]
+    placed = [p.name for p in (tmp_path / "submitted").rglob("*") if p.is_file()]
+    assert placed == ["99_toy.ipynb"]
 
 
 def test_read_zip_explains_a_regex_without_the_groups(tmp_path):
     src = tmp_path / "in.zip"
     src.write_bytes(_zip({"a/b.ipynb": b"{}"}))
     with pytest.raises(ValueError, match=r"no \(\?P<student_id>\.\.\.\) group"):
-        read_zip(src, r"(?P<file_id>.+)", tmp_path / "clean.zip")
+        read_zip(src, r"(?P<file_id>.+)", tmp_path / "submitted", TOY)
 
 
 def test_read_zip_explains_a_file_that_is_no_zip(tmp_path):
     src = tmp_path / "in.zip"
     src.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="is not a readable zip"):
-        read_zip(src, FOLDER_REGEX, tmp_path / "clean.zip")
+        read_zip(src, FOLDER_REGEX, tmp_path / "submitted", TOY)
 
 
 # -- one student's notebook ------------------------------------------------------
@@ -220,27 +164,6 @@ def test_settle_notebook_sets_invalid_json_aside(tmp_path):
     assert [p.code for p in problems] == ["invalid-json"]
     assert (tmp_path / "aside" / f"{TOY}.ipynb").exists()
     assert not (folder / f"{TOY}.ipynb").exists()
-
-
-# -- feedback ------------------------------------------------------------------------
-
-
-def test_redaction_replaces_output_lines_that_quote_hidden_tests():
-    nb = toy_source()
-    test = nb.cells[3]
-    test.outputs = [
-        nbformat.v4.new_output(
-            "error",
-            ename="AssertionError",
-            evalue="add(10, 5) should be 15",
-            traceback=[f"----> 4 \x1b[0m{HIDDEN_ADD}", "AssertionError: add(10, 5)"],
-        ),
-        nbformat.v4.new_output("stream", name="stdout", text=f"x\n{HIDDEN_MUL}\n"),
-    ]
-    RedactHiddenOutputs().preprocess(nb, {})
-    assert test.outputs[0].traceback[0] == "[hidden test line]"
-    assert test.outputs[0].traceback[1] == "AssertionError: add(10, 5)"
-    assert test.outputs[1].text == "x\n[hidden test line]\n"
 
 
 # -- refusing ------------------------------------------------------------------------
@@ -351,6 +274,7 @@ def flat_class(toy_solutions, tmp_path_factory):
 
 
 @pytest.mark.slow
+@needs_bwrap
 def test_flat_lms_class_is_graded_by_student_number(flat_class):
     result, out = flat_class
     scores = {s: r.score for s, r in result.students.items()}
@@ -372,6 +296,7 @@ def page_text(path: Path) -> str:
 
 
 @pytest.mark.slow
+@needs_bwrap
 def test_feedback_shows_messages_but_no_hidden_test(flat_class):
     _, out = flat_class
     pages = sorted((out / "feedback").rglob("*.html"))
@@ -391,6 +316,7 @@ def test_feedback_shows_messages_but_no_hidden_test(flat_class):
 
 
 @pytest.mark.slow
+@needs_bwrap
 def test_report_lists_pass_rates_and_draws_the_histogram(flat_class):
     result, _ = flat_class
     report = json.loads((result.report_dir / "report.json").read_text())
@@ -471,7 +397,7 @@ def test_a_kernel_that_ignores_the_interrupt_is_killed_and_others_go_on(
 
 
 def test_a_stale_release_is_noted_and_students_are_compared_with_it(tmp_path):
-    from cnn_course.grade import _release_given
+    from cnn_course.autograde.pipeline import _release_given
 
     release = tmp_path / "course" / "release" / TOY
     exercises = tmp_path / "exercises" / TOY
@@ -489,25 +415,110 @@ def test_a_stale_release_is_noted_and_students_are_compared_with_it(tmp_path):
     assert _release_given(tmp_path / "course", TOY, tmp_path / "exercises")[1] == []
 
 
-def test_scratch_config_keeps_the_course_preprocessors_with_execute_sandboxed(
-    tmp_path,
-):
+def test_grading_config_swaps_execute_and_keeps_the_course_preprocessors(tmp_path):
+    """The Config is built in Python: nbgrader's Execute becomes the
+    two-process one, the course's other preprocessors stay in their order."""
     from nbgrader.preprocessors import ClearHiddenTests, Execute
-    from traitlets.config.loader import PyFileConfigLoader
 
-    from cnn_course.grade import _load_config, _write_config
-    from cnn_course.grade_execute import SandboxExecute
-    from cnn_course.grade_feedback import RedactHiddenOutputs
+    from cnn_course.autograde import config as nbconfig
+    from cnn_course.autograde.execute import TwoProcessExecute
+    from cnn_course.autograde.preprocessors import SanitizeStudentContent
 
-    course = PyFileConfigLoader("nbgrader_config.py", path=str(REPO)).load_config()
-    path = _write_config(tmp_path, "01_convolution", GradeOptions(), FOLDER_REGEX)
-    scratch = _load_config(path)
+    course = nbconfig.load_file(REPO / "nbgrader_config.py")
+    scratch = nbconfig.build(
+        tmp_path,
+        "01_convolution",
+        config_files=(REPO / "nbgrader_config.py",),
+        source_notebook=tmp_path / "source.ipynb",
+        grader_socket="/tmp/socket",
+        memory_bytes=2**30,
+        max_output_bytes=1000,
+        unsafe=False,
+    )
     expected = [
-        SandboxExecute if p is Execute else p
+        TwoProcessExecute if p is Execute else p
         for p in course.Autograde.autograde_preprocessors
     ]
     assert scratch.Autograde.autograde_preprocessors == expected
-    feedback = list(course.GenerateFeedback.preprocessors)
-    feedback.insert(feedback.index(ClearHiddenTests), RedactHiddenOutputs)
-    assert scratch.GenerateFeedback.preprocessors == feedback
+    feedback = list(scratch.GenerateFeedback.preprocessors)
+    assert feedback.index(SanitizeStudentContent) > feedback.index(ClearHiddenTests)
     assert scratch.CourseDirectory.root == str(tmp_path)
+    assert scratch.TwoProcessExecute.assignment == "01_convolution"
+    assert scratch.HTMLExporter.template_name == "cnn_feedback"
+
+
+@pytest.fixture(scope="module")
+def secret_runs(toy_solutions, tmp_path_factory):
+    """One class graded twice with a secret, once with another, once with none."""
+    if not HAVE_BWRAP:
+        pytest.skip("bubblewrap is not installed")
+    tmp = tmp_path_factory.mktemp("secret")
+    source = toy_source()
+    # A hidden test that draws from grading.rng: its inputs follow the secret.
+    source.cells[5].source = source.cells[5].source.replace(
+        HIDDEN_MUL,
+        "from cnn_course import grading\n"
+        "x = int(grading.rng(5).integers(0, 1000))\n"
+        "assert mul(x, 1) == x, f'mul({x}, 1) should be {x}'",
+    )
+    solutions = tmp / "solutions"
+    (solutions / TOY).mkdir(parents=True)
+    nbformat.write(source, solutions / TOY / f"{TOY}.ipynb")
+    # A student who memorised the public inputs: right only for the public seed.
+    import numpy as np
+
+    public = int(np.random.default_rng(5).integers(0, 1000))
+    cheat = grade_corpus.student_view(source)
+    cheat.cells[4].source = (
+        f"def mul(a, b):\n    return a * b if (a, b) in ((2, 3), ({public}, 1)) else -1"
+    )
+    zip_path = tmp / "class.zip"
+    zip_path.write_bytes(
+        _zip(
+            {
+                "honest/99_toy.ipynb": nbformat.writes(
+                    grade_corpus.student_view(source)
+                ),
+                "cheat/99_toy.ipynb": nbformat.writes(cheat),
+            }
+        )
+    )
+    runs = {}
+    for name, secret in [
+        ("a", "s3cret-one"),
+        ("a2", "s3cret-one"),
+        ("b", "other"),
+        ("none", None),
+    ]:
+        options = GradeOptions(solutions_dir=solutions, secret=secret, progress=False)
+        runs[name] = grade(TOY, zip_path, tmp / name, options)
+    return runs
+
+
+@pytest.mark.slow
+@needs_bwrap
+def test_a_secret_changes_hidden_inputs_so_memorised_answers_fail(secret_runs):
+    scores = {
+        k: {s: r.score for s, r in v.students.items()} for k, v in secret_runs.items()
+    }
+    assert scores["none"] == {"honest": 5.0, "cheat": 5.0}
+    assert scores["a"] == {"honest": 5.0, "cheat": 2.0}
+    assert scores["a"] == scores["a2"] == scores["b"]
+
+
+@pytest.mark.slow
+@needs_bwrap
+def test_the_report_shows_a_fingerprint_of_the_secret_never_the_secret(secret_runs):
+    a, a2, b, none = (secret_runs[k] for k in ("a", "a2", "b", "none"))
+    assert a.secret == a2.secret != b.secret
+    assert none.secret == "none"
+    for run in secret_runs.values():
+        for page in run.report_dir.glob("report.*"):
+            text = page.read_bytes()
+            assert b"s3cret-one" not in text and b"other" not in text.lower().replace(
+                b"other students", b""
+            )
+    md = (a.report_dir / "report.md").read_text()
+    assert a.secret in md
+    assert "WITHOUT a secret" in (none.report_dir / "report.md").read_text()
+    assert "WITHOUT a secret" not in md

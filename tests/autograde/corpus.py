@@ -352,7 +352,8 @@ def build_corpus(
         "partial credit: last task not done",
     )
     # Before the first answer, a cell that turns every later cell into `pass`:
-    # without the grader's control cell, every test would pass.
+    # when tests ran in the student's kernel, every test passed. Now the
+    # tests run in the grader, and find nothing of the student's.
     tamper = release_view(source_nb)
     tamper.cells.insert(
         first_answer,
@@ -364,9 +365,9 @@ def build_corpus(
         "tamper",
         folder("tamper", _dump(tamper)),
         0.0,
-        {"tampering", "suspicious-code"},
+        {"test-failed", "suspicious-code"},
         set(points),
-        "all cells rewritten to 'pass': caught, scored 0",
+        "all cells rewritten to 'pass': the tests, run elsewhere, find nothing",
     )
     if secret_paths is not None:
         snoop = _add_cell(perfect, SNOOP.format(paths=json.dumps(secret_paths)))

@@ -2,17 +2,17 @@
 
 Three steps, before nbgrader autogrades anything:
 
-1. :func:`read_zip` reads the instructor's zip without trusting it: entries
-   that escape the folder, symlinks, nested archives, encrypted or oversized
-   entries are left out and named; each remaining file is matched to a
-   student by a regular expression on its path inside the zip. It writes a
-   clean copy of the zip for ``nbgrader zip_collect``.
-2. ``nbgrader zip_collect`` (run by :mod:`cnn_course.grade`) extracts that
-   copy and moves each student's notebooks to ``submitted/`` using
-   :class:`ZipNameCollector`, the same regular expression.
-3. :func:`settle_notebook` picks the student's notebook (renamed, nested or
-   several), parses it (invalid JSON, old nbformat), and puts it in place as
-   nbformat 4.5; :func:`compare_with_source` compares it with the gradebook
+1. :func:`read_zip` reads the instructor's zip once, without trusting it:
+   entries that escape the folder, symlinks, nested archives, encrypted or
+   oversized entries are left out and named; each remaining file is matched
+   to a student by a regular expression on its path inside the zip (the
+   same expression nbgrader's ``FileNameCollectorPlugin.named_regexp``
+   holds) and written to nbgrader's ``submitted/<student>/<assignment>/``.
+2. :func:`settle_notebook` picks the student's notebook (renamed, nested or
+   several), parses it (invalid JSON, old nbformat, text that is not
+   Unicode, grading metadata of the wrong type), and puts it in place as
+   nbformat 4.5;
+3. :func:`compare_with_source` compares it with the gradebook
    (tests edited or deleted, cells copied or split) and puts deleted tests
    back.
 """
@@ -28,17 +28,16 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 from nbformat.validator import normalize
-from nbgrader.plugins import FileNameCollectorPlugin
-from traitlets import Unicode
 
 __all__ = [
     "FOLDER_REGEX",
     "Problem",
     "Intake",
     "read_zip",
-    "ZipNameCollector",
     "settle_notebook",
     "compare_with_source",
+    "repair_text",
+    "normalise_metadata",
 ]
 
 #: Default layout: one folder per student, ``STUDENT_ID/NN_topic.ipynb``.
@@ -95,10 +94,11 @@ def _strip_wrapper(names: list[str], min_parts: int) -> list[str]:
 def read_zip(
     path: str | Path,
     regex: str,
-    clean_zip: str | Path,
+    submitted: str | Path,
+    assignment: str,
     max_file_bytes: int = MAX_FILE_BYTES,
 ) -> Intake:
-    """Read the submissions zip; write a clean copy for ``zip_collect``.
+    """Read the submissions zip once; put each student's files in place.
 
     Parameters
     ----------
@@ -106,8 +106,9 @@ def read_zip(
     regex : regular expression with groups ``student_id`` and ``file_id``,
         matched against each path inside the zip (after dropping one folder
         that wraps every entry).
-    clean_zip : where to write the copy holding only the files that are safe
-        to extract and belong to a student.
+    submitted : nbgrader's ``submitted`` folder: each file goes to
+        ``submitted/<student_id>/<assignment>/<file_id>``.
+    assignment : the assignment being graded.
 
     Raises
     ------
@@ -115,7 +116,12 @@ def read_zip(
         If ``path`` is not a zip, is too large in all, or ``regex`` lacks a
         group.
     """
-    pattern = re.compile(regex)
+    try:
+        pattern = re.compile(regex)
+    except re.error as err:
+        raise ValueError(
+            f"regex {regex!r} is not a regular expression: {err}"
+        ) from None
     for group in ("student_id", "file_id"):
         if group not in pattern.groupindex:
             raise ValueError(
@@ -129,6 +135,7 @@ def read_zip(
             f"submissions {str(path)!r} is not a readable zip: {err}"
         ) from err
     intake = Intake()
+    submitted = Path(submitted)
     with archive:
         infos = [i for i in archive.infolist() if not i.is_dir()]
         if len(infos) > MAX_ENTRIES:
@@ -154,71 +161,65 @@ def read_zip(
             entries.append((info, "/".join(parts)))
         min_parts = 3 if regex == FOLDER_REGEX else 2
         stripped = _strip_wrapper([n for _, n in entries], min_parts)
-        Path(clean_zip).parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(clean_zip, "w", zipfile.ZIP_DEFLATED) as out:
-            for (info, _), name in zip(entries, stripped, strict=True):
-                match = pattern.match(name)
-                if not match:
-                    intake.unmatched.append(name)
-                    continue
-                student = match.group("student_id")
-                file_id = match.group("file_id")
-                if not STUDENT_ID.match(student or ""):
-                    intake.unmatched.append(
-                        f"{name} (student id {student!r} not allowed)"
-                    )
-                    continue
-                files = intake.files.setdefault(student, [])
-                mode = info.external_attr >> 16
-                reason = None
-                if stat.S_ISLNK(mode):
-                    reason = "a symbolic link"
-                elif info.flag_bits & 0x1:
-                    reason = "encrypted"
-                elif info.file_size > max_file_bytes:
-                    reason = f"{info.file_size} bytes, over the {max_file_bytes} limit"
-                elif file_id.lower().endswith(ARCHIVE_SUFFIXES):
-                    reason = "an archive inside the zip (not unpacked)"
-                if reason:
-                    intake.add_problem(
-                        student, Problem("file-skipped", f"{file_id}: {reason}")
-                    )
-                    continue
-                files.append(file_id)
+        seen: set[tuple[str, str]] = set()
+        for (info, _), name in zip(entries, stripped, strict=True):
+            match = pattern.match(name)
+            if not match:
+                intake.unmatched.append(name)
+                continue
+            student = match.group("student_id")
+            file_id = match.group("file_id") or ""
+            if not STUDENT_ID.match(student or ""):
+                intake.unmatched.append(f"{name} (student id {student!r} not allowed)")
+                continue
+            file_parts = PurePosixPath(file_id).parts
+            if not file_parts or ".." in file_parts or file_id.startswith("/"):
+                intake.unmatched.append(f"{name} (file name {file_id!r} not allowed)")
+                continue
+            file_id = "/".join(file_parts)
+            n, key = 1, (student, file_id)
+            while key in seen:
+                n += 1
+                key = (student, f"duplicate-{n}-{file_id}")
+            seen.add(key)
+            file_id = key[1]
+            files = intake.files.setdefault(student, [])
+            mode = info.external_attr >> 16
+            reason = None
+            if stat.S_ISLNK(mode):
+                reason = "a symbolic link"
+            elif info.flag_bits & 0x1:
+                reason = "encrypted"
+            elif info.file_size > max_file_bytes:
+                reason = f"{info.file_size} bytes, over the {max_file_bytes} limit"
+            elif file_id.lower().endswith(ARCHIVE_SUFFIXES):
+                reason = "an archive inside the zip (not unpacked)"
+            if reason:
+                intake.add_problem(
+                    student, Problem("file-skipped", f"{file_id}: {reason}")
+                )
+                continue
+            try:
                 with archive.open(info) as src:
-                    out.writestr(name, src.read(max_file_bytes + 1))
+                    data = src.read(max_file_bytes + 1)
+            except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as err:
+                intake.add_problem(
+                    student, Problem("file-skipped", f"{file_id}: unreadable ({err})")
+                )
+                continue
+            if len(data) > max_file_bytes:
+                intake.add_problem(
+                    student,
+                    Problem(
+                        "file-skipped", f"{file_id}: over the {max_file_bytes} limit"
+                    ),
+                )
+                continue
+            target = submitted / student / assignment / file_id
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            files.append(file_id)
     return intake
-
-
-class ZipNameCollector(FileNameCollectorPlugin):
-    """nbgrader's collector, with the regex matched inside the zip.
-
-    nbgrader's own plugin matches the absolute path of each extracted file;
-    this one matches the path relative to ``root`` (the folder the clean zip
-    was extracted to), which is what instructors see when they open the zip.
-    Duplicate names get a ``duplicate-N-`` prefix instead of stopping
-    ``zip_collect`` for everyone.
-    """
-
-    root = Unicode("", help="Folder the zip was extracted to").tag(config=True)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._seen: set[tuple[str, str]] = set()
-
-    def collect(self, submitted_file: str):
-        relative = Path(submitted_file).relative_to(self.root).as_posix()
-        info = super().collect(relative)
-        if info is None:
-            return None
-        key = (info["student_id"], info["file_id"])
-        n = 1
-        while key in self._seen:
-            n += 1
-            key = (info["student_id"], f"duplicate-{n}-{info['file_id']}")
-        self._seen.add(key)
-        info["file_id"] = key[1]
-        return info
 
 
 def _grade_ids(text: str) -> set[str]:
@@ -228,8 +229,112 @@ def _grade_ids(text: str) -> set[str]:
             c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
             for c in data.get("cells", [])
         } - {None}
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return set()
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+GRADE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+_FLAGS = ("grade", "solution", "locked", "task")
+CELL_TYPES = ("code", "markdown", "raw")
+
+
+def repair_text(data, _depth: int = 0):
+    """``data`` with lone surrogates replaced by U+FFFD; and how many strings."""
+    count = 0
+
+    def fix(value, depth):
+        nonlocal count
+        if depth > 200:
+            raise RecursionError
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                count += 1
+                return _SURROGATE.sub("\ufffd", value)
+            return value
+        if isinstance(value, list):
+            return [fix(v, depth + 1) for v in value]
+        if isinstance(value, dict):
+            return {fix(k, depth + 1): fix(v, depth + 1) for k, v in value.items()}
+        return value
+
+    return fix(data, _depth), count
+
+
+def normalise_metadata(data: dict, known_ids: set[str]) -> list[Problem]:
+    """Check every cell's type and grading metadata before nbgrader reads them.
+
+    nbgrader trusts these fields; a string in ``points`` or a list as a
+    ``grade_id`` would stop it. A field of the wrong type, or a grade id that
+    is not this assignment's, loses the cell's grading metadata (nbgrader
+    then restores the real cells from the gradebook); a cell of an unknown
+    type is dropped. ``data`` is changed in place.
+    """
+    problems: list[Problem] = []
+    cells = data.get("cells")
+    if "worksheets" in data and cells is None:
+        return problems  # nbformat 3: converted, and checked after conversion
+    if not isinstance(cells, list):
+        data["cells"] = []
+        return [Problem("metadata-changed", "the notebook's cell list was not a list")]
+    kept = []
+    for index, cell in enumerate(cells):
+        label = f"cell {index + 1}"
+        if not isinstance(cell, dict) or cell.get("cell_type") not in CELL_TYPES:
+            problems.append(
+                Problem("metadata-changed", f"{label} is not a notebook cell; dropped")
+            )
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list) and all(isinstance(x, str) for x in source):
+            source = "".join(source)
+        if not isinstance(source, str):
+            problems.append(
+                Problem("metadata-changed", f"{label}'s source is not text; emptied")
+            )
+            source = ""
+        cell["source"] = source
+        meta = cell.get("metadata")
+        if not isinstance(meta, dict):
+            meta = cell["metadata"] = {}
+        if "nbgrader" in meta:
+            why = _bad_nbgrader(meta["nbgrader"], known_ids)
+            if why:
+                problems.append(
+                    Problem(
+                        "metadata-changed",
+                        f"{label}: {why}; its grading metadata was removed",
+                    )
+                )
+                del meta["nbgrader"]
+        kept.append(cell)
+    data["cells"] = kept
+    return problems
+
+
+def _bad_nbgrader(meta, known_ids: set[str]) -> str | None:
+    if not isinstance(meta, dict):
+        return "grading metadata that is not a mapping"
+    grade_id = meta.get("grade_id")
+    if grade_id is not None:
+        if not isinstance(grade_id, str) or not GRADE_ID.match(grade_id):
+            return f"grade id {str(grade_id)[:40]!r} is not a plain name"
+        if known_ids and grade_id not in known_ids:
+            return f"grade id {grade_id!r} is not a cell of this assignment"
+    for flag in _FLAGS:
+        if flag in meta and not isinstance(meta[flag], bool):
+            return f"{flag} = {str(meta[flag])[:30]!r} is not true or false"
+    if "points" in meta:
+        points = meta["points"]
+        if isinstance(points, bool) or not isinstance(points, int | float):
+            return f"points = {str(points)[:30]!r} is not a number"
+        if not (0 <= points < 1e6):
+            return f"points = {points!r} is out of range"
+    if "schema_version" in meta and not isinstance(meta["schema_version"], int):
+        return "schema_version is not a number"
+    if (meta.get("grade") or meta.get("solution")) and grade_id is None:
+        return "a graded cell without a grade id"
+    return None
 
 
 def settle_notebook(
@@ -299,6 +404,13 @@ def settle_notebook(
     raw = target.read_bytes()
     try:
         data = json.loads(raw.decode("utf-8-sig"))
+    except RecursionError:
+        problems.append(
+            Problem("invalid-json", f"{expected} is nested too deeply to read")
+        )
+        set_aside.mkdir(parents=True, exist_ok=True)
+        target.replace(set_aside / expected)
+        return problems, False
     except (UnicodeDecodeError, ValueError) as err:
         problems.append(Problem("invalid-json", f"{expected} is not valid JSON: {err}"))
         set_aside.mkdir(parents=True, exist_ok=True)
@@ -311,6 +423,16 @@ def settle_notebook(
         set_aside.mkdir(parents=True, exist_ok=True)
         target.replace(set_aside / expected)
         return problems, False
+    data, repaired = repair_text(data)
+    if repaired:
+        problems.append(
+            Problem(
+                "text-repaired",
+                f"{repaired} string(s) held characters that are not valid Unicode "
+                "(lone surrogates); each was replaced by U+FFFD",
+            )
+        )
+    problems += normalise_metadata(data, known_ids)
     version = (data.get("nbformat"), data.get("nbformat_minor"))
     try:
         nb = nbformat.reads(json.dumps(data), as_version=4)
@@ -318,6 +440,7 @@ def settle_notebook(
         _, nb = normalize(nb, version=4, version_minor=5)
         nb = nbformat.from_dict(nb)
         nbformat.validate(nb)
+        problems += normalise_metadata(nb, known_ids)
     except Exception as err:  # nbformat raises many kinds
         problems.append(
             Problem("invalid-notebook", f"{expected} is not a valid notebook: {err}")

@@ -2,13 +2,16 @@
 
 Written to ``OUT/reports/<assignment>/``: ``report.md`` and ``report.html``
 (the same content), ``report.json`` (for scripts and tests) and
-``histogram.png``.
+``histogram.png``. Every string that came from a student (ids, file names,
+error messages, source lines, grade ids) is escaped for the format it lands
+in, so a report shows it as text and never runs or renders it.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 from collections import Counter
 
 import numpy as np
@@ -64,7 +67,8 @@ PROBLEMS = {
     ),
     "metadata-changed": (
         "grading metadata changed",
-        "A cell's type, lock or points were changed; restored.",
+        "A cell's type, lock, points or grade id was changed, or had the wrong "
+        "type; restored from the gradebook or removed.",
     ),
     "cell-duplicated": (
         "cell copied or split",
@@ -78,8 +82,10 @@ PROBLEMS = {
     "suspicious-code": (
         "suspicious code",
         "The student's code touches IPython's cell handling, trace hooks, "
-        "builtins, sys.modules, signals, processes, grading files or test "
-        "functions. The score stands; read the code.",
+        "builtins, sys.modules, signals, processes, grading files, imports "
+        "by name, or a library routine that computes the task (np.convolve, "
+        "PyTorch's convolution or pooling). Tests run in a separate process, "
+        "so none of it changes a score by itself; read the code.",
     ),
     "timeout": (
         "cell timed out",
@@ -103,22 +109,20 @@ PROBLEMS = {
     ),
     "memory-exhausted": (
         "memory exhausted",
-        "A cell raised MemoryError at the kernel's memory cap.",
+        "A cell raised MemoryError at the memory cap, or the student's "
+        "processes together held more than the cap and were stopped.",
     ),
     "output-capped": (
         "output flooded",
-        "A cell printed more than the output cap; the rest was dropped.",
-    ),
-    "tampering": (
-        "test machinery altered",
-        "After the last cell, a control cell sent by the grader did not run "
-        "as sent, or numpy.testing no longer failed on unequal numbers: "
-        "every test scored 0. Read the code.",
+        "A cell printed or displayed more than the output cap (display "
+        "updates and widget messages count); the rest was dropped.",
     ),
     "reference-called": (
-        "called the reference",
-        "A task computed its answer with the course's reference or a library "
-        "routine that does the work (a GUARD: failure); that test scored 0.",
+        "reached for a blocked routine",
+        "A task's code used a module that is not available while the "
+        "assignment is graded (the course's reference, scipy.signal or "
+        "ndimage, or torch where the assignment blocks it), so that test "
+        "failed with a GUARD: message.",
     ),
     "test-failed": (
         "test failed",
@@ -127,8 +131,14 @@ PROBLEMS = {
     "cell-error": ("cell raised an error", "A cell that is not a test raised."),
     "grading-error": (
         "grading failed",
-        "nbgrader itself failed on this submission (its log is in "
-        "course/logs/); scored 0.",
+        "A step of grading failed on this submission (its log is in "
+        "course/logs/); the class went on, and the tests that could not be "
+        "run scored 0.",
+    ),
+    "text-repaired": (
+        "text repaired",
+        "The notebook held characters that are not valid Unicode (lone "
+        "surrogates); they were replaced before grading.",
     ),
 }
 
@@ -153,6 +163,33 @@ def histogram(scores, max_score: float, title: str) -> Figure:
     return fig
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def md(text) -> str:
+    """``text`` as literal Markdown: one line, HTML and Markdown escaped.
+
+    >>> md("<script>x</script> *a* | b")
+    '&lt;script&gt;x&lt;/script&gt; \\\\*a\\\\* \\\\| b'
+    """
+    text = _CONTROL.sub(" ", str(text))
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _code(text) -> str:
+    """``text`` in a Markdown code span, whatever backticks it holds."""
+    text = _CONTROL.sub(" ", str(text)).replace("`", "'")
+    return f"`{text}`"
+
+
+def safe_json(data) -> str:
+    """JSON that stays inert even when pasted into an HTML page."""
+    text = json.dumps(data, indent=1, ensure_ascii=True)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def _rows(result):
     yield from sorted(result.students.items())
 
@@ -169,6 +206,7 @@ def _markdown(result) -> str:
         f"{np.median(scores) if scores else 0:g}.",
         f"Per-cell timeout {result.timeout} s, whole notebook "
         f"{result.notebook_timeout:g} s. Sandbox: {result.sandbox}.",
+        f"Secret: {_secret_line(result)}",
         "",
         "![histogram of scores](histogram.png)",
         "",
@@ -181,7 +219,9 @@ def _markdown(result) -> str:
         codes = ", ".join(
             sorted({PROBLEM_TITLES.get(p.code, p.code) for p in s.problems})
         )
-        lines.append(f"| {sid} | {s.score:g} / {s.max_score:g} | {codes or '—'} |")
+        lines.append(
+            f"| {md(sid)} | {s.score:g} / {s.max_score:g} | {md(codes) or '—'} |"
+        )
     lines += [
         "",
         "## Tests: pass rate across the class",
@@ -190,7 +230,7 @@ def _markdown(result) -> str:
         "| --- | ---: | ---: |",
     ]
     for test, points in result.test_points.items():
-        lines.append(f"| {test} | {points:g} | {100 * rates[test]:.0f} % |")
+        lines.append(f"| {md(test)} | {points:g} | {100 * rates[test]:.0f} % |")
     lines += ["", "## Problems by kind", "", "| problem | students |", "| --- | ---: |"]
     for code, title in PROBLEM_TITLES.items():
         if counts[code]:
@@ -203,19 +243,20 @@ def _markdown(result) -> str:
     for sid, s in _rows(result):
         if not s.problems:
             continue
-        lines.append(f"### {sid} ({s.score:g} / {s.max_score:g})")
+        lines.append(f"### {md(sid)} ({s.score:g} / {s.max_score:g})")
         lines.append("")
         for p in s.problems:
-            where = f" in `{p.cell}`" if p.cell else ""
+            where = f" in {_code(p.cell)}" if p.cell else ""
             lines.append(
-                f"- **{PROBLEM_TITLES.get(p.code, p.code)}**{where}: {p.message}"
+                f"- **{md(PROBLEM_TITLES.get(p.code, p.code))}**{where}: "
+                f"{md(p.message)}"
             )
         lines.append("")
     if result.notes:
-        lines += ["## Notes", ""] + [f"- {note}" for note in result.notes] + [""]
+        lines += ["## Notes", ""] + [f"- {md(note)}" for note in result.notes] + [""]
     if result.unmatched:
         lines += ["## Files matching no student", ""]
-        lines += [f"- {name}" for name in result.unmatched] + [""]
+        lines += [f"- {md(name)}" for name in result.unmatched] + [""]
     if result.ignored:
         lines += [f"Ignored {len(result.ignored)} hidden or `__MACOSX` entries.", ""]
     return "\n".join(lines)
@@ -246,6 +287,7 @@ def _html(result) -> str:
         f"{result.max_score:g} points; median {np.median(scores) if scores else 0:g}. "
         f"Per-cell timeout {result.timeout} s, whole notebook "
         f"{result.notebook_timeout:g} s. Sandbox: {e(result.sandbox)}.</p>",
+        f"<p>Secret: {e(_secret_line(result))}</p>",
         "<img src='histogram.png' alt='histogram of scores' width='600'>",
         "<h2>Scores</h2><table><tr><th>student</th><th>score</th><th>problems</th></tr>",
     ]
@@ -293,6 +335,19 @@ def _html(result) -> str:
     return "\n".join(parts)
 
 
+def _secret_line(result) -> str:
+    secret = getattr(result, "secret", "none")
+    if secret == "none":
+        return (
+            "none: the hidden tests used the public seeds of solutions/ "
+            "(pass --secret for graded work)"
+        )
+    return (
+        f"fingerprint {secret} (the same secret gives the same fingerprint and the "
+        "same grades)"
+    )
+
+
 def write(result) -> None:
     """Write report.md, report.html, report.json and histogram.png."""
     folder = result.report_dir
@@ -302,4 +357,4 @@ def write(result) -> None:
     fig.savefig(folder / "histogram.png")
     (folder / "report.md").write_text(_markdown(result) + "\n")
     (folder / "report.html").write_text(_html(result) + "\n")
-    (folder / "report.json").write_text(json.dumps(result.as_dict(), indent=1) + "\n")
+    (folder / "report.json").write_text(safe_json(result.as_dict()) + "\n")
