@@ -29,7 +29,7 @@ from itertools import count
 
 from . import channel
 
-__all__ = ["MIME", "serve", "handle_request"]
+__all__ = ["MIME", "serve", "handle_request", "namespace"]
 
 MIME = "application/vnd.cnn-course.channel+base64"
 
@@ -180,11 +180,19 @@ def _call(header: dict, buffers) -> tuple[dict, list]:
     return {"ok": tree}, out
 
 
-def _lookup(header: dict) -> tuple[dict, list]:
-    from IPython import get_ipython
+def namespace() -> dict:
+    """The notebook's namespace: IPython's, or ``__main__``'s outside IPython."""
+    try:
+        from IPython import get_ipython
 
-    shell = get_ipython()
-    namespace = shell.user_ns if shell is not None else sys.modules["__main__"].__dict__
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    return shell.user_ns if shell is not None else sys.modules["__main__"].__dict__
+
+
+def _lookup(header: dict) -> tuple[dict, list]:
+    space = namespace()
     names = header.get("names")
     if type(names) is not list:
         raise channel.ChannelError("bad names")
@@ -192,8 +200,8 @@ def _lookup(header: dict) -> tuple[dict, list]:
     for name in names:
         if type(name) is not str:
             continue
-        if name in namespace:
-            found[name] = namespace[name]
+        if name in space:
+            found[name] = space[name]
         else:
             missing.append(name)
     buffers_all: list = []

@@ -226,7 +226,7 @@ class _Encoder:
         return len(self.buffers) - 1
 
     def array(self, a: np.ndarray) -> dict:
-        a = np.ascontiguousarray(a)
+        a = np.require(a, requirements="C")  # keeps 0-d arrays 0-d
         if a.dtype.byteorder == ">":
             a = a.astype(a.dtype.newbyteorder("="))
         return {
@@ -280,7 +280,7 @@ class _Encoder:
                     for k, v in obj.items()
                 ],
             }
-        if t is np.ndarray and obj.dtype.name in DTYPES and obj.dtype.isnative:
+        if t is np.ndarray and obj.dtype.name in DTYPES:
             return self.array(obj)
         if (
             isinstance(obj, np.generic)
@@ -429,9 +429,12 @@ def _fail(what: str):
 
 
 class _Decoder:
-    def __init__(self, buffers, resolve: Resolve | None, limits: Limits):
+    def __init__(
+        self, buffers, resolve: Resolve | None, limits: Limits, memo: dict | None
+    ):
         self.buffers = buffers
         self.resolve = resolve
+        self.memo = memo
         self.limits = limits
         self.nodes = 0
         self.params = 0
@@ -461,7 +464,7 @@ class _Decoder:
                 f"an array of shape {tuple(shape)} and dtype {dtype} needs "
                 f"{math.prod(shape) * dt.itemsize} bytes, got {len(buf)}"
             )
-        return np.frombuffer(buf, dtype=dt).reshape(shape).copy()
+        return np.frombuffer(buf, dtype=dt).reshape(tuple(shape)).copy()
 
     def float_(self, text) -> float:
         if type(text) is not str or len(text) > 40:
@@ -567,7 +570,20 @@ class _Decoder:
         return value
 
     def module(self, tree: dict, depth: int):
-        """Rebuild a standard torch.nn tree (on the meta device first)."""
+        """Rebuild a standard torch.nn tree (on the meta device first).
+
+        A module the sender numbered (``"h"``) and this decoder's ``memo``
+        has seen is the same object again.
+        """
+        h = tree.get("h")
+        if self.memo is not None and type(h) is int and h in self.memo:
+            return self.memo[h]
+        module = self._module(tree, depth)
+        if self.memo is not None and type(h) is int:
+            self.memo[h] = module
+        return module
+
+    def _module(self, tree: dict, depth: int):
         torch = _torch()
         name = self.field(tree, "cls", str)
         if name not in LAYERS:
@@ -648,15 +664,20 @@ class _Decoder:
 
 
 def decode_tree(
-    tree: dict, buffers, resolve: Resolve | None = None, limits=DEFAULT_LIMITS
+    tree: dict,
+    buffers,
+    resolve: Resolve | None = None,
+    limits=DEFAULT_LIMITS,
+    memo: dict | None = None,
 ):
     """The value of ``tree`` (see :func:`encode_tree`).
 
     ``resolve(tree, decoder)`` builds the value of a handle kind; without
-    it, only data is accepted.
+    it, only data is accepted. ``memo`` maps handle numbers to the models
+    already rebuilt.
     """
     try:
-        return _Decoder(buffers, resolve, limits).tree(tree)
+        return _Decoder(buffers, resolve, limits, memo).tree(tree)
     except ChannelError:
         raise
     except (RecursionError, MemoryError) as err:

@@ -293,7 +293,7 @@ class Session:
             return self._resolve(node, decoder, places)
 
         try:
-            return channel.decode_tree(tree, buffers, resolve)
+            return channel.decode_tree(tree, buffers, resolve, memo=self._proxies)
         except channel.ChannelError as err:
             raise ChannelBroken(f"the student's kernel sent {err}") from None
 
