@@ -18,7 +18,6 @@ from cnn_course.autograde.grader import (
     Runner,
     Session,
     StudentError,
-    StudentObject,
     names_read,
 )
 
