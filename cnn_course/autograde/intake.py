@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 import stat
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -337,6 +338,16 @@ def _bad_nbgrader(meta, known_ids: set[str]) -> str | None:
     return None
 
 
+def _read_v4(data: dict):
+    """A notebook dict as a valid nbformat 4.5 notebook (cell ids added)."""
+    nb = nbformat.reads(json.dumps(data), as_version=4)
+    nb.nbformat_minor = max(nb.nbformat_minor, 5)
+    _, nb = normalize(nb, version=4, version_minor=5)
+    nb = nbformat.from_dict(nb)
+    nbformat.validate(nb)
+    return nb
+
+
 def settle_notebook(
     folder: Path,
     expected: str,
@@ -435,11 +446,10 @@ def settle_notebook(
     problems += normalise_metadata(data, known_ids)
     version = (data.get("nbformat"), data.get("nbformat_minor"))
     try:
-        nb = nbformat.reads(json.dumps(data), as_version=4)
-        nb.nbformat_minor = max(nb.nbformat_minor, 5)
-        _, nb = normalize(nb, version=4, version_minor=5)
-        nb = nbformat.from_dict(nb)
-        nbformat.validate(nb)
+        with warnings.catch_warnings():
+            # nbformat warns of what it repairs; what matters is reported below
+            warnings.simplefilter("ignore")
+            nb = _read_v4(data)
         problems += normalise_metadata(nb, known_ids)
     except Exception as err:  # nbformat raises many kinds
         problems.append(

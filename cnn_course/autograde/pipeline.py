@@ -49,7 +49,7 @@ from .intake import (
     read_zip,
     settle_notebook,
 )
-from .sandbox import BLOCKED_PREFIX, MEMORY_BYTES, NOBODY
+from .sandbox import BLOCKED_PREFIX, MEMORY_BYTES, NOBODY, pick_uid
 
 __all__ = [
     "GradeOptions",
@@ -916,6 +916,7 @@ def _grade(assignment, submissions, out, options: GradeOptions) -> ClassResult:
             f"submissions {str(submissions)!r} is not a file; expected a zip"
         )
     prepared = prepare(assignment, out, options)
+    prepared.uid = pick_uid()
     with GraderServer(options.secret) as server:
         prepared.grader_socket = server.path
         reference_run(prepared)

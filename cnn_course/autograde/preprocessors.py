@@ -167,7 +167,15 @@ def markdown_html(source: str, attachments: dict | None = None) -> str:
                     f"attachment:{name}", f"data:{mime};base64,{data.strip()}"
                 )
                 break
-    return clean_html(markdown2html_mistune(source))
+    # an attachment that is missing or not an image is not shown
+    source = re.sub(r"attachment:[^\s)\]\"']*", "#", source)
+    try:
+        rendered = markdown2html_mistune(source)
+    except Exception:  # markdown the renderer chokes on is shown as text
+        import html
+
+        rendered = f"<pre>{html.escape(source)}</pre>"
+    return clean_html(rendered)
 
 
 def _valid_base64(data: str) -> bool:

@@ -59,6 +59,7 @@ __all__ = [
     "blocked_paths",
     "MEMORY_BYTES",
     "BLOCKED_PREFIX",
+    "pick_uid",
 ]
 
 BWRAP = "/usr/bin/bwrap"
@@ -74,6 +75,36 @@ BLOCKED_PREFIX = "GUARD:"
 # cleared so that nothing of the grader's environment reaches student code.
 PASS_ENV_PREFIXES = ("OPENBLAS_", "OMP_", "MKL_", "LC_")
 PASS_ENV = ("LANG", "TZ")
+
+
+def _uids_in_use() -> set[int]:
+    used = set()
+    for status in glob.glob("/proc/[0-9]*/status"):
+        try:
+            with open(status) as f:
+                for line in f:
+                    if line.startswith("Uid:"):
+                        used.update(int(x) for x in line.split()[1:])
+                        break
+        except (OSError, ValueError):
+            continue
+    return used
+
+
+def pick_uid(slot: int = 0) -> int:
+    """An unprivileged user id that no running process has.
+
+    ``RLIMIT_NPROC`` counts every process of a user id on the machine, so
+    two grading runs (or two jobs of one run) sharing an id would share one
+    process budget, and one student's fork bomb would starve another's
+    kernel. Each gets its own id above the range of real users.
+    """
+    used = _uids_in_use()
+    start = 200_000 + (os.getpid() % 50_000) * 16 + slot
+    uid = start
+    while uid in used:
+        uid += 50_000 * 16
+    return uid
 
 
 class SandboxUnavailable(RuntimeError):
@@ -343,7 +374,6 @@ class Sandbox:
             "HOME": HOME,
             "TMPDIR": f"{HOME}/.tmp",
             "MPLCONFIGDIR": f"{HOME}/.matplotlib",
-            "MPLBACKEND": "Agg",
             "PATH": f"{Path(sys.prefix) / 'bin'}:/usr/bin:/bin",
             "PYTHONNOUSERSITE": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
