@@ -81,6 +81,12 @@ def parser(width: int | None = None) -> argparse.ArgumentParser:
     )
     g.add_argument("--config", type=Path, help="extra nbgrader_config.py to load last")
     g.add_argument(
+        "--solutions",
+        type=Path,
+        help="folder of instructor notebooks, NN_topic/NN_topic.ipynb "
+        "(default: the course's solutions/)",
+    )
+    g.add_argument(
         "--timeout",
         type=_positive(int),
         help="seconds per cell (default: a few more than the solution's slowest)",
@@ -145,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         unsafe=args.unsafe,
         progress=not args.no_progress,
         extra_config=args.config,
+        **({"solutions_dir": args.solutions} if args.solutions else {}),
         secret=args.secret or os.environ.get(SECRET_ENV) or None,
     )
     if args.unsafe:

@@ -707,7 +707,7 @@ class GraderServer:
         env.setdefault("OPENBLAS_NUM_THREADS", "1")
         self.process = subprocess.Popen(
             [
-                sys.executable,
+                os.path.abspath(sys.executable),
                 "-c",
                 f"from {__name__} import _server_main; _server_main({self.path!r})",
             ],

@@ -547,7 +547,7 @@ def compare_with_source(nb_path: Path, source_cells, release_nb) -> list[Problem
                 problems.append(
                     Problem(
                         "solution-deleted",
-                        "answer cell deleted (its code is missing)",
+                        "answer cell gone (deleted, or its grading metadata removed); code in other cells still runs",
                         name,
                     )
                 )

@@ -889,7 +889,7 @@ def grade(
     """
     options = options or GradeOptions()
     # nbgrader runs its own tools (alembic) by name: find them in this venv.
-    bindir = str(Path(sys.executable).parent)
+    bindir = str(Path(os.path.abspath(sys.executable)).parent)
     saved_path = os.environ.get("PATH", "")
     if bindir not in saved_path.split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + saved_path

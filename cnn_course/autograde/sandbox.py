@@ -67,6 +67,9 @@ SETPRIV = "/usr/bin/setpriv"
 PRLIMIT = "/usr/bin/prlimit"
 HOME = "/home/student"
 NOBODY = 65534
+# The interpreter the kernel runs: this one, by an absolute path (the
+# sandbox starts in another folder), keeping the virtual environment's link.
+PYTHON = os.path.abspath(sys.executable)
 #: Default cap on the memory of the kernel's process tree.
 MEMORY_BYTES = 4 * 2**30
 #: Every "cannot import this while grading" message starts with this.
@@ -560,7 +563,7 @@ class MemoryWatchdog:
 
 def _kernel_spec() -> KernelSpec:
     return KernelSpec(
-        argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        argv=[PYTHON, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         display_name="Python 3 (grading sandbox)",
         language="python",
         # Interrupt through the control channel: a signal sent to the
@@ -711,7 +714,7 @@ def check_sandbox(secret_paths: list[str], config: SandboxConfig | None = None) 
     try:
         cmd = sandbox.wrap(
             [
-                sys.executable,
+                PYTHON,
                 "-c",
                 _PROBE,
                 json.dumps(secret_paths),

@@ -115,9 +115,7 @@ REFERENCE = {
         "grading.guard = lambda *a, **k: __import__('contextlib').nullcontext()\n"
         "return cc.{fn}({args})"
     ),
-    "scipy-signal": (
-        "import scipy.signal\nreturn {scipy}"
-    ),
+    "scipy-signal": ("import scipy.signal\nreturn {scipy}"),
     "other-site-packages": (
         "import sys, glob\n"
         "for p in glob.glob('/root/.pyenv/versions/*/lib/python3*/site-packages')"
@@ -192,13 +190,13 @@ ACTIVE_PAYLOADS = {
 OUTPUT_PAYLOADS = (
     "from IPython.display import HTML, Javascript, Markdown, SVG, display\n"
     f"display(HTML(\"<script>document.title='{SENTINEL}'</script>"
-    f"<img src=x onerror=\\\"document.title='{SENTINEL}'\\\">\"))\n"
+    f'<img src=x onerror=\\"document.title=\'{SENTINEL}\'\\">"))\n'
     f"display(Javascript(\"document.title='{SENTINEL}'\"))\n"
     f"display(Markdown(\"<script>document.title='{SENTINEL}'</script>\"))\n"
-    f"display(SVG('<svg xmlns=\"http://www.w3.org/2000/svg\"><script>"
-    f"document.title=\"{SENTINEL}\"</script><circle r=\"5\"/></svg>'))\n"
+    f'display(SVG(\'<svg xmlns="http://www.w3.org/2000/svg"><script>'
+    f'document.title="{SENTINEL}"</script><circle r="5"/></svg>\'))\n'
     "display(HTML('<div style=\"position:fixed;top:0;left:0;width:100%;height:100%;"
-    'background:white">Score: 100.0 / 100.0</div>\'))\n'
+    "background:white\">Score: 100.0 / 100.0</div>'))\n"
     "display({'image/png': 'AAAA\" onerror=\"document.title=1'}, raw=True,\n"
     f"        metadata={{'image/png': {{'width': '1 onload=document.title={SENTINEL}'}}}})\n"
     "display({'application/vnd.jupyter.widget-view+json': {'model_id': 'x'}}, raw=True)"
@@ -373,8 +371,11 @@ def build_attacks(source_nb, assignment: str, target: dict | None = None) -> lis
     add(
         "limits",
         "fork-bomb",
-        _with_body(source_nb, _meta(source_nb.cells[last_answer])["grade_id"],
-                   LIMITS["fork-bomb"]),
+        _with_body(
+            source_nb,
+            _meta(source_nb.cells[last_answer])["grade_id"],
+            LIMITS["fork-bomb"],
+        ),
         total - sum(points[t] for t in last_tests),
         {"memory-exhausted"},
         last_tests,
