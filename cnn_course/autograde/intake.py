@@ -547,7 +547,8 @@ def compare_with_source(nb_path: Path, source_cells, release_nb) -> list[Problem
                 problems.append(
                     Problem(
                         "solution-deleted",
-                        "answer cell gone (deleted, or its grading metadata removed); code in other cells still runs",
+                        "answer cell gone (deleted, or its grading metadata "
+                        "removed); code in other cells still runs",
                         name,
                     )
                 )

@@ -332,7 +332,7 @@ def build_attacks(source_nb, assignment: str, target: dict | None = None) -> lis
     add("active", "outputs", _add_cell(perfect, OUTPUT_PAYLOADS), total)
     nb = copy.deepcopy(perfect)
     nb.metadata["title"] = f"</title><script>document.title='{SENTINEL}'</script>"
-    nb.cells[first_answer].metadata["tags"] = [f'x" onmouseover="document.title=1']
+    nb.cells[first_answer].metadata["tags"] = ['x" onmouseover="document.title=1']
     nb.cells.append(
         new_markdown_cell(
             "![pic](attachment:a.png)",
