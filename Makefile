@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/conv.py
 	$(BIN)/python bench/exercises.py
 	$(BIN)/python bench/book.py
+	$(BIN)/python bench/grading.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check cnn_course tests bench
