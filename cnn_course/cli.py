@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import sys
 from pathlib import Path
 
@@ -89,7 +90,8 @@ def parser(width: int | None = None) -> argparse.ArgumentParser:
     g.add_argument(
         "--timeout",
         type=_positive(int),
-        help="seconds per cell (default: a few more than the solution's slowest)",
+        help="seconds per cell (default: 3 times the solution's slowest cell "
+        "plus 10, at least 20)",
     )
     g.add_argument(
         "--notebook-timeout", type=_positive(float), help="seconds for a whole notebook"
@@ -123,6 +125,20 @@ def parser(width: int | None = None) -> argparse.ArgumentParser:
             "public seeds, and the report says so)"
         ),
     )
+    g.add_argument(
+        "--jobs",
+        "-j",
+        type=_positive(int),
+        default=os.cpu_count() or 1,
+        help="students graded at once, each in its own sandbox (default: the "
+        "number of cores, %(default)s here)",
+    )
+    g.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the notebooks on a Dask cluster, e.g. tcp://10.0.0.5:8786 "
+        "(see the instructors' page, 'Large classes'); --jobs is then unused",
+    )
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     return top
 
@@ -138,8 +154,6 @@ def help_text(command: str = "grade") -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    import os
-
     from .autograde.pipeline import SECRET_ENV, GradeOptions, GradingError, grade
 
     options = GradeOptions(
@@ -153,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         extra_config=args.config,
         **({"solutions_dir": args.solutions} if args.solutions else {}),
         secret=args.secret or os.environ.get(SECRET_ENV) or None,
+        jobs=args.jobs,
+        scheduler=args.scheduler,
     )
     if args.unsafe:
         print(

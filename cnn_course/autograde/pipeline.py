@@ -49,7 +49,7 @@ from .intake import (
     read_zip,
     settle_notebook,
 )
-from .sandbox import BLOCKED_PREFIX, MEMORY_BYTES, NOBODY, pick_uid
+from .sandbox import BLOCKED_PREFIX, MEMORY_BYTES, NOBODY
 
 __all__ = [
     "GradeOptions",
@@ -93,6 +93,8 @@ class GradeOptions:
     config_file: Path | None = REPO / "nbgrader_config.py"
     extra_config: Path | None = None
     secret: str | None = None
+    jobs: int = 1
+    scheduler: str | None = None
 
 
 @dataclass
@@ -507,18 +509,21 @@ def _settings(prepared: Prepared) -> dict:
 # -- 2. the reference run ------------------------------------------------------
 
 
-def reference_run(prepared: Prepared) -> None:
+def reference_run(prepared: Prepared, workers=None) -> None:
     """Run the solution as a student's notebook; it must score full marks.
 
-    Sets the per-cell timeout from its slowest cell (unless given).
+    It runs where students will (``workers``, or here). Sets the per-cell
+    timeout from its slowest cell (unless given).
     """
     from nbgrader.utils import determine_grade, is_grade, is_solution
 
-    settings = _settings(prepared)
-    settings["timeout"] = 600
-    settings["notebook_timeout"] = 1800
     nb = nbformat.read(prepared.source_path, as_version=4)
-    nb, events, durations = execute_submission(nb, settings)
+    limits = {"timeout": 600, "notebook_timeout": 1800}
+    if workers is None:
+        settings = dict(_settings(prepared), **limits)
+        nb, events, durations = execute_submission(nb, settings)
+    else:
+        nb, events, durations = workers.submit("reference", nb, **limits).result()
     failures = []
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and is_grade(cell) and not is_solution(cell):
@@ -779,8 +784,17 @@ def _step(problems: list[Problem], what: str, fn, *args):
         return None
 
 
-def grade_student(prepared: Prepared, student: str, intake: Intake) -> StudentResult:
-    """Grade one student; whatever goes wrong stays this student's problem."""
+@dataclass
+class Admitted:
+    """One student after intake: the problems so far, the notebook to run."""
+
+    student: str
+    problems: list[Problem]
+    notebook: nbformat.NotebookNode | None
+
+
+def admit(prepared: Prepared, student: str, intake: Intake) -> Admitted:
+    """Intake of one student: settle, compare, flag, sanitise (no execution)."""
     problems = list(intake.problems.get(student, []))
     name = f"{prepared.assignment}.ipynb"
     folder = prepared.course / "submitted" / student / prepared.assignment
@@ -796,8 +810,7 @@ def grade_student(prepared: Prepared, student: str, intake: Intake) -> StudentRe
     )
     found, graded = settled if settled is not None else ([], False)
     problems += found
-    feedback: list[str] = []
-    executed = None
+    nb = None
     if graded:
         nb_path = folder / name
         problems += (
@@ -815,19 +828,29 @@ def grade_student(prepared: Prepared, student: str, intake: Intake) -> StudentRe
         if nb is not None:
             problems += _suspicious(nb)
             nb = _step(problems, "sanitising", _sanitize, prepared, nb, student)
-        if nb is not None:
-            run = _step(
-                problems,
-                "running the notebook",
-                execute_submission,
-                nb,
-                _settings(prepared),
-                student,
+    return Admitted(student, problems, nb)
+
+
+def conclude(prepared: Prepared, admitted: Admitted, run) -> StudentResult:
+    """Save one student's grades, name the problems, write the feedback.
+
+    ``run`` is what :func:`execute_submission` returned, None when the
+    notebook was not run, or an exception it raised.
+    """
+    student, problems = admitted.student, list(admitted.problems)
+    executed, feedback = None, []
+    if isinstance(run, BaseException):
+        problems.append(
+            Problem(
+                "grading-error",
+                f"running the notebook failed: {type(run).__name__}: "
+                f"{str(run)[:300]}; see course/logs/",
             )
-            if run is not None:
-                executed, events, _ = run
-                for e in events:
-                    problems.append(Problem(e["code"], e["message"], e["cell"]))
+        )
+    elif run is not None:
+        executed, events, _ = run
+        for e in events:
+            problems.append(Problem(e["code"], e["message"], e["cell"]))
     if executed is not None:
         recorded = _step(
             problems, "saving the grades", _record, prepared, executed, student
@@ -850,6 +873,18 @@ def grade_student(prepared: Prepared, student: str, intake: Intake) -> StudentRe
         student,
     ) or (0.0, {})
     return StudentResult(student, score, prepared.max_score, problems, tests, feedback)
+
+
+def grade_student(prepared: Prepared, student: str, intake: Intake) -> StudentResult:
+    """Grade one student here and now: :func:`admit`, run, :func:`conclude`."""
+    admitted = admit(prepared, student, intake)
+    run = None
+    if admitted.notebook is not None:
+        try:
+            run = execute_submission(admitted.notebook, _settings(prepared), student)
+        except Exception as err:  # the execution step broke for this student
+            run = err
+    return conclude(prepared, admitted, run)
 
 
 # -- 5. export -----------------------------------------------------------------
@@ -904,6 +939,21 @@ def grade(
         os.environ["PATH"] = saved_path
 
 
+def _workers(prepared: Prepared, options: GradeOptions):
+    """Where the notebooks run: a Dask cluster, or this machine's threads."""
+    from .workers import DaskWorkers, LocalWorkers
+
+    settings = _settings(prepared)
+    if options.scheduler:
+        try:
+            return DaskWorkers(settings, options.scheduler, options.secret)
+        except (OSError, TimeoutError) as err:
+            raise GradingError(
+                f"cannot reach the Dask scheduler at {options.scheduler}: {err}"
+            ) from err
+    return LocalWorkers(settings, options.jobs)
+
+
 def _grade(assignment, submissions, out, options: GradeOptions) -> ClassResult:
     from tqdm import tqdm
 
@@ -915,23 +965,50 @@ def _grade(assignment, submissions, out, options: GradeOptions) -> ClassResult:
         raise GradingError(
             f"submissions {str(submissions)!r} is not a file; expected a zip"
         )
+    if options.jobs < 1:
+        raise GradingError(f"--jobs must be at least 1, got {options.jobs}")
     prepared = prepare(assignment, out, options)
-    prepared.uid = pick_uid()
-    with GraderServer(options.secret) as server:
-        prepared.grader_socket = server.path
-        reference_run(prepared)
-        intake = collect(prepared, submissions)
-        students = sorted(set(intake.files) | set(intake.problems))
-        results: dict[str, StudentResult] = {}
-        bar = tqdm(
-            students,
-            desc=f"grading {assignment}",
-            unit="student",
-            disable=not options.progress,
-        )
-        for student in bar:
-            results[student] = grade_student(prepared, student, intake)
-        bar.close()
+    results: dict[str, StudentResult] = {}
+    server = None if options.scheduler else GraderServer(options.secret)
+    try:
+        if server is not None:
+            prepared.grader_socket = server.path
+        with _workers(prepared, options) as workers:
+            reference_run(prepared, workers)
+            # the timeouts the reference run set reach the workers
+            workers.settings_update(
+                timeout=prepared.timeout, notebook_timeout=prepared.notebook_timeout
+            )
+            intake = collect(prepared, submissions)
+            students = sorted(set(intake.files) | set(intake.problems))
+            bar = tqdm(
+                total=len(students),
+                desc=f"grading {assignment}",
+                unit="student",
+                disable=not options.progress,
+            )
+            pending = {}
+            for student in students:
+                admitted = admit(prepared, student, intake)
+                if admitted.notebook is None:
+                    results[student] = conclude(prepared, admitted, None)
+                    bar.update()
+                else:
+                    future = workers.submit(student, admitted.notebook)
+                    pending[future] = admitted
+            for future in workers.as_completed(list(pending)):
+                admitted = pending[future]
+                try:
+                    run = future.result()
+                except Exception as err:  # the execution step broke, or its worker
+                    run = err
+                results[admitted.student] = conclude(prepared, admitted, run)
+                bar.update()
+            bar.close()
+    finally:
+        if server is not None:
+            server.close()
+    results = dict(sorted(results.items()))
     export(prepared)
     notes = list(prepared.notes)
     if not options.secret:
