@@ -26,6 +26,7 @@ one run, are what to compare. Targets on 2 cores: ``--jobs 2`` at least
 from __future__ import annotations
 
 import argparse
+import builtins
 import os
 import shutil
 import subprocess
@@ -142,9 +143,22 @@ def main(argv: list[str] | None = None) -> int:
         "assignment", nargs="*", default=["01_convolution", "04_cnn_structure"]
     )
     parser.add_argument("--students", type=int, default=32)
+    parser.add_argument(
+        "--save", type=Path, help="also write what is printed to this file"
+    )
     args = parser.parse_args(argv)
+    lines: list[str] = []
+
+    def print(*parts, **kw):  # noqa: A001 - everything printed is also kept
+        text = " ".join(str(p) for p in parts)
+        lines.append(text)
+        builtins.print(text, flush=True)
+
     n = args.students
-    print(f"{n} perfect students per assignment, {os.cpu_count()} cores\n")
+    print(
+        f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores ({_cpu()}); "
+        f"{n} perfect students per assignment; seconds per student\n"
+    )
     header = f"{'assignment':18} {'method':28} {'s/student':>9} {'x floor':>8}"
     print(header)
     print("-" * len(header))
@@ -173,8 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         j1, j2 = rows["cnn-course grade -j1"], rows["cnn-course grade -j2"]
         print(
             f"{assignment:18} speed-up of -j2 over -j1: {j1 / j2:.2f}x; warm grader "
-            f"saves {rows['  the same, cold grader'] - j1:.2f} s per student\n",
-            flush=True,
+            f"saves {rows['  the same, cold grader'] - j1:.2f} s per student\n"
         )
         per_student.append(j2)
     mean = sum(per_student) / len(per_student)
@@ -183,7 +196,19 @@ def main(argv: list[str] | None = None) -> int:
         f"Estimate for 200 students x 6 assignments with -j2 on this machine: "
         f"{hours:.1f} h ({mean:.2f} s per student and assignment)"
     )
+    if args.save:
+        args.save.write_text("\n".join(lines) + "\n")
     return 0
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
 
 
 if __name__ == "__main__":
