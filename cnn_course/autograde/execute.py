@@ -52,6 +52,7 @@ from .agent import MIME
 from .sandbox import (
     MEMORY_BYTES,
     NOBODY,
+    CgroupLimit,
     MemoryWatchdog,
     Sandbox,
     SandboxConfig,
@@ -220,6 +221,7 @@ class TwoProcessExecute(Execute):
         self._abort: str | None = None
         self._sandbox = None
         self._watchdog = None
+        self._cgroup = None
         self._grader = None
         self._own_server = None
         self.shutdown_kernel = "graceful"
@@ -238,6 +240,11 @@ class TwoProcessExecute(Execute):
                 self._sandbox.lock_sockets()
                 pid = self.km.kernel_pid
                 if pid is not None:
+                    self._cgroup = CgroupLimit.create(
+                        self._sandbox.root.name, self.memory_bytes
+                    )
+                    if self._cgroup is not None:
+                        self._cgroup.add_tree(pid)
                     self._watchdog = MemoryWatchdog(pid, self.memory_bytes)
                 self._grader = _GraderLink(self)
                 # The budget is the notebook's: it starts once the kernel is up.
@@ -269,6 +276,8 @@ class TwoProcessExecute(Execute):
         finally:
             if self._watchdog is not None:
                 self._watchdog.stop()
+            if self._cgroup is not None:
+                self._cgroup.close()
             if self._grader is not None:
                 self._grader.close()
             if self._own_server is not None:
@@ -293,7 +302,8 @@ class TwoProcessExecute(Execute):
         )
 
     def _kernel_died(self, label: str) -> None:
-        if self._watchdog is not None and self._watchdog.tripped:
+        tripped = self._watchdog is not None and self._watchdog.tripped
+        if tripped or (self._cgroup is not None and self._cgroup.oom_killed()):
             why = self._memory_message()
             self._abort = f"the kernel was stopped in {label}: {why}"
             self._event("memory-exhausted", label, f"{why}; the kernel was stopped")

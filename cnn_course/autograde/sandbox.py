@@ -54,6 +54,7 @@ __all__ = [
     "SandboxKernelManager",
     "UnsandboxedKernelManager",
     "MemoryWatchdog",
+    "CgroupLimit",
     "check_sandbox",
     "student_edition",
     "blocked_paths",
@@ -556,6 +557,71 @@ class MemoryWatchdog:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=2)
+
+
+class CgroupLimit:
+    """A cgroup v2 memory limit on a process tree, where the machine allows it.
+
+    The kernel's processes are moved into ``/sys/fs/cgroup/cnn-course/<name>``
+    with ``memory.max`` set to the cap and no swap, before any student code
+    runs; the processes they start inherit the group. Where there is no
+    cgroup v2 memory controller to use (cgroup v1, no root), :meth:`create`
+    returns None and the :class:`MemoryWatchdog` alone keeps the cap.
+    """
+
+    ROOT = Path("/sys/fs/cgroup")
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    @classmethod
+    def create(cls, name: str, cap_bytes: int) -> CgroupLimit | None:
+        try:
+            controllers = (cls.ROOT / "cgroup.controllers").read_text().split()
+            if "memory" not in controllers:
+                return None
+            parent = cls.ROOT / "cnn-course"
+            parent.mkdir(exist_ok=True)
+            if "memory" not in (parent / "cgroup.subtree_control").read_text():
+                (parent / "cgroup.subtree_control").write_text("+memory")
+            path = parent / name
+            path.mkdir()
+            (path / "memory.max").write_text(str(int(cap_bytes)))
+            if (path / "memory.swap.max").exists():
+                (path / "memory.swap.max").write_text("0")
+            return cls(path)
+        except OSError:
+            return None
+
+    def add_tree(self, pid: int) -> None:
+        for p in descendants(pid):
+            try:
+                (self.path / "cgroup.procs").write_text(str(p))
+            except OSError:
+                pass  # a process that ended meanwhile
+
+    def oom_killed(self) -> bool:
+        try:
+            for line in (self.path / "memory.events").read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill" and int(value) > 0:
+                    return True
+        except (OSError, ValueError):
+            pass
+        return False
+
+    def close(self) -> None:
+        try:
+            if (self.path / "cgroup.kill").exists():
+                (self.path / "cgroup.kill").write_text("1")
+            for _ in range(50):
+                try:
+                    self.path.rmdir()
+                    return
+                except OSError:
+                    time.sleep(0.05)
+        except OSError:
+            pass
 
 
 # -- the kernel ----------------------------------------------------------------

@@ -202,6 +202,32 @@ OUTPUT_PAYLOADS = (
     "display({'application/vnd.jupyter.widget-view+json': {'model_id': 'x'}}, raw=True)"
 )
 
+CLASSIC = {
+    "always-equal": (
+        "class AlwaysEqual:\n"
+        "    def __eq__(self, other):\n        return True\n"
+        "    __array_priority__ = 1000\n"
+        "return AlwaysEqual()"
+    ),
+    "ndarray-subclass": (
+        "class Liar(np.ndarray):\n"
+        "    def __eq__(self, other):\n        return np.ones(np.shape(other), bool)\n"
+        "return np.zeros((2, 2)).view(Liar)"
+    ),
+    "os-exit": "import os\nos._exit(0)",
+    "sys-exit-in-call": "raise SystemExit('done')",
+    "endless-loop-in-call": "while True:\n    pass",
+}
+
+SNOOP_SOLUTIONS = (
+    "import glob, os\n"
+    "found = [p for pattern in ('/work/*/solutions/*/*.ipynb', '/tmp/*/out/course/*',\n"
+    "                           '/tmp/pytest-of-*/*/*/out/course/gradebook.db',\n"
+    "                           '/tmp/cnngrader-*/*', '/tmp/cnnjob-*/*')\n"
+    "         for p in glob.glob(pattern, recursive=True)]\n"
+    "print('SNOOP', found)"
+)
+
 LIMITS = {
     "fork-bomb": (
         "import os, time\n"
@@ -366,6 +392,25 @@ def build_attacks(source_nb, assignment: str, target: dict | None = None) -> lis
             "malformed",
         )
     )
+
+    # classic: what the single-kernel grader already stopped, still stopped
+    last_id = _meta(source_nb.cells[last_answer])["grade_id"]
+    broken = total - sum(points[t] for t in last_tests)
+    nb = copy.deepcopy(perfect)
+    nb.cells[first_test].source = "pass"
+    add("classic", "edited-test", nb, total, {"test-edited"})
+    nb = copy.deepcopy(perfect)
+    del nb.cells[first_test]
+    add("classic", "deleted-test", nb, total, {"test-deleted"})
+    for variant, body in CLASSIC.items():
+        add(
+            "classic",
+            variant,
+            _with_body(source_nb, last_id, body),
+            broken,
+            failed=last_tests,
+        )
+    add("classic", "snoop", _add_cell(perfect, SNOOP_SOLUTIONS), total)
 
     # limits
     add(

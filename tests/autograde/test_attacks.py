@@ -285,3 +285,15 @@ def test_every_student_is_in_grades_csv_and_the_report(hostile):
         ["pgrep", "-f", "cnngrader-"], capture_output=True, text=True
     ).stdout.split()
     assert not leftover  # the grader server is gone with its run
+
+
+def test_a_snooping_student_finds_no_solution_gradebook_or_grader_file(hostile):
+    nb = nbformat.read(
+        hostile["out"]
+        / "course/autograded/classic-snoop"
+        / ASSIGNMENT
+        / f"{ASSIGNMENT}.ipynb",
+        4,
+    )
+    text = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    assert text.strip() == "SNOOP []"

@@ -154,3 +154,37 @@ def test_the_socket_folder_is_not_writable_once_locked():
         assert not os.path.exists(box.ipc_dir / "x")
     finally:
         box.cleanup()
+
+
+HAVE_CGROUP2 = sandbox.CgroupLimit.create(f"probe-{os.getpid()}", 2**30)
+if HAVE_CGROUP2 is not None:
+    HAVE_CGROUP2.close()
+
+
+@pytest.mark.skipif(
+    HAVE_CGROUP2 is None,
+    reason="no cgroup v2 memory controller this process may use (cgroup v1, or "
+    "not root): the memory watchdog alone keeps the cap here",
+)
+def test_a_cgroup_caps_the_memory_of_a_forking_tree():
+    code = (
+        "import os, time\n"
+        "time.sleep(0.5)\n"
+        "for _ in range(4):\n"
+        "    if os.fork() == 0:\n"
+        "        b = bytearray(150 * 2**20)\n"
+        "        for i in range(0, len(b), 4096): b[i] = 1\n"
+        "        time.sleep(30); os._exit(0)\n"
+        "time.sleep(30)\n"
+    )
+    limit = sandbox.CgroupLimit.create(f"test-{os.getpid()}", 300 * 2**20)
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        limit.add_tree(proc.pid)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not limit.oom_killed():
+            time.sleep(0.1)
+        assert limit.oom_killed()
+    finally:
+        proc.kill()
+        limit.close()
