@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 
 import _notebooks as nbrun
+import numpy as np
 import pytest
 from _course import ASSIGNMENTS
 
@@ -307,11 +308,10 @@ CATALOGUE += [
 
 C4 = "04_cnn_structure"
 CHAPTER_4_CNN = """
+from cnn_course import digits
+
 def build_cnn():
-    return nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(64, 10))
+    return digits.make_cnn()
 """
 CATALOGUE += [
     # -- 04: pooling and a CNN -------------------------------------------------
@@ -349,7 +349,7 @@ CATALOGUE += [
        "    x = np.pad(x, ((0, 0), (0, 0), (0, k), (0, k)))"),
       says="a window that would run past the edge is dropped"),
     M(C4, "build_cnn", "chapter 4's network copied", source=CHAPTER_4_CNN,
-      says="1,898 parameters, over the budget of 1,000"),
+      says="parameters, over the budget of 1,000"),
     M(C4, "build_cnn", "one convolution only",
       source="def build_cnn():\n    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(),\n"
              "        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(36, 10))\n",
@@ -635,3 +635,58 @@ def test_a_task_left_undone_fails_only_its_own_test_and_its_callers(name, task):
             ), outcome.whole
         else:
             assert outcome.passed, f"{test} fails without {task}: {outcome.whole}"
+
+
+def test_copying_chapter_4s_cnn_does_not_meet_exercise_4s_budget():
+    """The task text says chapter 4's CNN has almost twice the budget."""
+    import cnn_course as cc
+
+    budget = 1000
+    test = next(
+        c for c in nbrun.cells("04_cnn_structure") if c.grade_id == "test_build_cnn"
+    )
+    assert f"BUDGET = {budget}" in test.source
+    total = cc.count_params(cc.digits.make_cnn())
+    assert 1.5 * budget < total < 2 * budget
+
+
+def _digest_cases():
+    """(notebook, test, wrong answer, phrase of its hint), for every digest hint."""
+    import cnn_course as cc
+
+    X = np.array([[2.0, 0.0, 1.0], [1.0, 3.0, 0.0], [0.0, 1.0, 2.0]])
+    K = np.array([[1.0, -1.0], [0.0, 2.0]])
+    kernels = cc.filters.KERNELS
+    paper = {r["name"]: r for r in cc.alexnet.layer_table("paper")}
+    fc6 = paper["fc6"]
+    return [
+        ("01_convolution", "test_by_hand", cc.correlate2d(X, K), None),
+        ("01_convolution", "test_by_hand", cc.correlate2d(X, K[::-1, ::-1]), "flipped"),
+        ("01_convolution", "test_by_hand", cc.correlate2d(X, K[::-1]), "upside down"),
+        ("01_convolution", "test_by_hand", cc.correlate2d(X, K[:, ::-1]), "mirrored"),
+        ("01_convolution", "test_by_hand", cc.correlate2d(X, K.T), "swapped"),
+        ("02_filters", "test_kernels", kernels["emboss"][::-1, ::-1], "turned round"),
+        ("02_filters", "test_kernels", kernels["emboss"][::-1], "upside down"),
+        ("02_filters", "test_kernels", kernels["emboss"][:, ::-1], "EMBOSS is mirrored"),
+        ("02_filters", "test_kernels", kernels["sobel_x"][:, ::-1], "SOBEL_X is mirrored"),
+        ("02_filters", "test_kernels", kernels["sobel_x"].T, "rows and columns swapped"),
+        ("06_alexnet", "test_alexnet_table", [256, 13, 13, 0], "pool5, a 3x3 max-pool"),
+        ("06_alexnet", "test_alexnet_table",
+         [256, 27, 27, cc.conv2d_params(96, 256, 5)], "groups=2"),
+        ("06_alexnet", "test_alexnet_table", [4096, fc6["weights"]], "biases count too"),
+        ("06_alexnet", "test_slide", fc6["params"], "count the weights only"),
+        ("06_alexnet", "test_slide", 13 * 13 * 256 * 4096, "pool5 comes between"),
+    ]  # fmt: skip
+
+
+def test_each_digest_in_a_visible_test_names_the_answer_it_stands_for():
+    """A digest's hint sits on its line; the right answer's digest is there too."""
+    from cnn_course import grading
+
+    for notebook, test, answer, phrase in _digest_cases():
+        source = next(c.source for c in nbrun.cells(notebook) if c.grade_id == test)
+        digest = grading.fingerprint(answer)
+        lines = [line for line in source.splitlines() if digest in line]
+        assert lines, f"{notebook} {test}: no digest for {phrase or 'the answer'}"
+        if phrase:  # (a wrong row may share its digest with another right row)
+            assert any(phrase in line for line in lines), (phrase, lines)
