@@ -1,13 +1,22 @@
-"""Checks used by the exercises' hidden tests.
+"""What the exercise notebooks' first cell and test cells call.
 
-Two jobs, both for the autograded notebooks in ``solutions/`` and
-``exercises/``:
+For the autograded notebooks in ``solutions/`` and ``exercises/``:
 
+* :func:`start_notebook`, called by every notebook's first cell, checks the
+  packages (saying what to install when one is missing), shows warnings
+  without failing a test, and hides NumPy's frames from tracebacks.
+* ``assert_*`` helpers compare a student's answer with the expected one with
+  exact type and shape checks, so an object whose ``==`` is always true scores
+  nothing; each message says what was called, what came back and what was
+  expected, and names the usual mistake when the wrong answer is a known one.
+* :func:`calling` turns an error in the student's code into a message naming
+  the call, and fails a call that changed its inputs in place;
+  :func:`builds_on` says "fix task N first" when a task fails because an
+  earlier task it builds on is broken; :func:`assert_fingerprint` checks a
+  worked answer without showing it.
 * :func:`guard` fails a task whose answer was computed by the course's own
-  reference implementation or by a library routine that does the task's work.
-* ``assert_*`` helpers compare a student's answer with the reference with exact
-  type and shape checks, so an object whose ``==`` is always true scores
-  nothing, and name the usual mistake when the wrong answer is a known one.
+  reference implementation or by a library routine that does the task's work
+  (a teaching aid in the student's kernel; grading does not rely on it).
 
 What counts as "doing the work"
 -------------------------------
@@ -1033,6 +1042,12 @@ def assert_fingerprint(
         )
 
 
+#: Errors that :func:`calling` and :func:`builds_on` let through as they are:
+#: an unfinished task, a guard failure, and the memory cap (which a grading
+#: run reports by the error's own name).
+_PASS_THROUGH = (GuardError, NotImplementedError, MemoryError)
+
+
 @contextlib.contextmanager
 def calling(call: str, **inputs: Any):
     """Run one call of a student's function, and explain how it went wrong.
@@ -1043,8 +1058,8 @@ def calling(call: str, **inputs: Any):
 
     * an error raised by the student's code becomes an ``AssertionError``
       that names the call (feedback shows only that message);
-      ``NotImplementedError`` (an unfinished task) and guard failures pass
-      unchanged;
+      ``NotImplementedError`` (an unfinished task), ``MemoryError`` (a cap
+      the grading run reports as such) and guard failures pass unchanged;
     * an input changed in place fails, naming the input.
 
     Examples
@@ -1066,7 +1081,7 @@ into shape (2,2)
     before = {name: np.array(value, copy=True) for name, value in inputs.items()}
     try:
         yield
-    except (GuardError, NotImplementedError, AssertionError):
+    except _PASS_THROUGH + (AssertionError,):
         raise
     except Exception as err:
         raise AssertionError(f"{call} raised {_type_name(err)}: {err}") from err
@@ -1093,9 +1108,10 @@ def builds_on(what: str, earlier: Iterable[tuple[str, str, Callable[[], None]]])
 
     ``earlier`` lists ``(task, function, check)``: an earlier task (``"task
     2"``), the student's function of that task, and a check of it on a tiny
-    case. When the block fails (not with ``NotImplementedError`` or a guard
-    failure) and a check fails too, the failure says to fix that task first
-    instead of showing numbers that come from the other task's mistake.
+    case. When the block fails (not with ``NotImplementedError``,
+    ``MemoryError`` or a guard failure) and a check fails too, the failure
+    says to fix that task first instead of showing numbers that come from the
+    other task's mistake.
     When every check passes, the block's own failure goes through.
 
     Examples
@@ -1113,7 +1129,7 @@ on, fails its own check: fix task 1 first, then run this test again.
     """
     try:
         yield
-    except (GuardError, NotImplementedError):
+    except _PASS_THROUGH:
         raise
     except Exception:
         for task, function, check in earlier:
