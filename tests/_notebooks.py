@@ -23,11 +23,11 @@ grading scores).
 
 from __future__ import annotations
 
-import ast
 import builtins
 import contextlib
 import copy
 import dataclasses
+import dis
 import io
 import os
 import types
@@ -276,8 +276,23 @@ def _exec(source: str, namespace: dict, label: str) -> str | None:
 
 
 def _names(source: str) -> set[str]:
-    tree = ast.parse(source)
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    """The global names a cell reads and does not set itself at its top level:
+    those the grader fetches from the student (as the grading side decides,
+    from the cell's bytecode)."""
+    read, stored = set(), set()
+
+    def walk(code, top: bool):
+        for ins in dis.get_instructions(code):
+            if ins.opname in ("LOAD_NAME", "LOAD_GLOBAL"):
+                read.add(ins.argval)
+            elif top and ins.opname in ("STORE_NAME", "DELETE_NAME"):
+                stored.add(ins.argval)
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                walk(const, False)
+
+    walk(compile(source, "<cell>", "exec"), True)
+    return read - stored
 
 
 @contextlib.contextmanager
