@@ -285,6 +285,10 @@ def test_validate_runs_a_notebook_with_the_course_configuration(server):
     assert result["success"] is True, result
     failed = result["value"]["failed"]
     assert failed, "the stub notebook must fail its tests"
-    assert all(
-        "NotImplementedError" in f["error"] or "NameError" in f["error"] for f in failed
-    )
+    # each test fails on a stub: its own, or (task 3's numbers, computed from
+    # the table) the earlier task's, which the test names
+    for f in failed:
+        assert any(
+            why in f["error"]
+            for why in ("NotImplementedError", "NameError", "fix task 2 first")
+        ), f["error"][-500:]
