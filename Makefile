@@ -1,9 +1,12 @@
 # `make book` builds the site into _build/html; `make test` runs every test.
 # Both first (re)create .venv from requirements.txt when it is missing or older.
+# `make lab` runs what students install: .venv-student, from requirements-student.txt.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+STUDENT_VENV := .venv-student
+STUDENT_STAMP := $(STUDENT_VENV)/.installed
 
 .PHONY: book test lab release grade bench lint clean
 
@@ -14,14 +17,21 @@ $(STAMP): requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
+$(STUDENT_STAMP): requirements-student.txt
+	rm -rf $(STUDENT_VENV)
+	$(PYTHON) -m venv $(STUDENT_VENV)
+	$(STUDENT_VENV)/bin/pip install --quiet --upgrade pip
+	$(STUDENT_VENV)/bin/pip install --quiet -r requirements-student.txt
+	touch $(STUDENT_STAMP)
+
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-lab: $(STAMP)
-	$(BIN)/python -m cnn_course.lab
+lab: $(STUDENT_STAMP)
+	$(STUDENT_VENV)/bin/python -m cnn_course.lab
 
 release: $(STAMP)
 	$(BIN)/python -m cnn_course.release

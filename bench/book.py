@@ -32,8 +32,8 @@ FLAGS = ("--warningiserror", "--nitpick", "--keep-going")
 TARGET_S = 15.0
 # Everything a build may read; the rest of the repository is left behind.
 IGNORE = shutil.ignore_patterns(
-    ".venv", ".git", "_build", "__pycache__", "*.egg-info", ".pytest_cache",
-    ".hypothesis", ".ruff_cache", ".ipynb_checkpoints", "grading-out",
+    ".venv", ".venv-student", ".git", "_build", "__pycache__", "*.egg-info",
+    ".pytest_cache", ".hypothesis", ".ruff_cache", ".ipynb_checkpoints", "grading-out",
 )  # fmt: skip
 
 

@@ -1,13 +1,22 @@
-"""Checks used by the exercises' hidden tests.
+"""What the exercise notebooks' first cell and test cells call.
 
-Two jobs, both for the autograded notebooks in ``solutions/`` and
-``exercises/``:
+For the autograded notebooks in ``solutions/`` and ``exercises/``:
 
+* :func:`start_notebook`, called by every notebook's first cell, checks the
+  packages (saying what to install when one is missing), shows warnings
+  without failing a test, and hides NumPy's frames from tracebacks.
+* ``assert_*`` helpers compare a student's answer with the expected one with
+  exact type and shape checks, so an object whose ``==`` is always true scores
+  nothing; each message says what was called, what came back and what was
+  expected, and names the usual mistake when the wrong answer is a known one.
+* :func:`calling` turns an error in the student's code into a message naming
+  the call, and fails a call that changed its inputs in place;
+  :func:`builds_on` says "fix task N first" when a task fails because an
+  earlier task it builds on is broken; :func:`assert_fingerprint` checks a
+  worked answer without showing it.
 * :func:`guard` fails a task whose answer was computed by the course's own
-  reference implementation or by a library routine that does the task's work.
-* ``assert_*`` helpers compare a student's answer with the reference with exact
-  type and shape checks, so an object whose ``==`` is always true scores
-  nothing, and name the usual mistake when the wrong answer is a known one.
+  reference implementation or by a library routine that does the task's work
+  (a teaching aid in the student's kernel; grading does not rely on it).
 
 What counts as "doing the work"
 -------------------------------
@@ -80,6 +89,20 @@ __all__ = [
     "assert_shape",
     "warnings_to_stdout",
     "check_untouched",
+    "assert_keys",
+    "assert_ndarray",
+    "assert_raises",
+    "is_int",
+    "type_name",
+    "fingerprint",
+    "assert_fingerprint",
+    "calling",
+    "builds_on",
+    "SETUP_HELP",
+    "SetupError",
+    "check_packages",
+    "hide_library_frames",
+    "start_notebook",
 ]
 
 #: Every guard failure message starts with this.
@@ -138,33 +161,6 @@ def rng(seed: int) -> np.random.Generator:
     digest = hashlib.sha256(f"cnn-course-inputs\0{secret}".encode()).digest()
     words = [int.from_bytes(digest[i : i + 4], "little") for i in range(0, 32, 4)]
     return np.random.default_rng(np.random.SeedSequence([int(seed), *words]))
-
-
-def advise_vectorised(
-    fn: Callable, small: tuple, large: tuple, task: str, factor: float = 1.2
-) -> bool:
-    """Print an advisory note when ``fn`` still loops over output positions.
-
-    Counts the Python steps of ``fn(*small)`` and ``fn(*large)``
-    (:func:`count_steps`). A vectorised function takes about as many steps
-    on both; a loop over positions takes more on the larger input. The note
-    is advisory and costs no points: when a notebook is graded the count is
-    measured in the student's own process, which cannot be trusted.
-
-    Returns
-    -------
-    bool
-        True when the counts look vectorised.
-    """
-    few, many = count_steps(fn, *small), count_steps(fn, *large)
-    ok = many <= factor * few + 20
-    if not ok:
-        print(
-            f"Advisory (no points): {task} took {few} Python steps on the small "
-            f"input and {many} on the large one, so it still loops over output "
-            "positions. The task asks for a version without such a loop."
-        )
-    return ok
 
 
 # --------------------------------------------------------------------------
@@ -676,6 +672,96 @@ def _hint_for(got: Any, mistakes: Mapping[Any, str] | None, compare) -> str:
     return ""
 
 
+def type_name(x: Any) -> str:
+    """The name of ``x``'s type, for a message (``"list"``, ``"float"``...).
+
+    Test cells use it for values that come from the student's code: at
+    grading time a value that cannot cross as data arrives as a stand-in,
+    and this still names the student's type.
+
+    Examples
+    --------
+    >>> type_name([1.0]), type_name(np.ones(2))
+    ('list', 'ndarray')
+    """
+    return type(x).__name__
+
+
+_type_name = type_name
+
+
+def _matching_hint(got: np.ndarray, mistakes, rtol: float, atol: float) -> str:
+    """The hint of the first mistake whose array equals ``got``, or ""."""
+    for text, wrong in (mistakes or {}).items():
+        try:
+            wrong = np.asarray(wrong)
+            if wrong.shape == got.shape and np.allclose(
+                got, wrong, rtol=rtol, atol=atol
+            ):
+                return f" Likely mistake: {text}"
+        except Exception:
+            continue
+    return ""
+
+
+def _differences(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float):
+    """What came back next to what was expected, short enough to read."""
+    if got.size <= 30:
+        with np.printoptions(precision=4, suppress=True, linewidth=70):
+            shown_got = np.array2string(got, prefix="  got      ")
+            shown_expected = np.array2string(expected, prefix="  expected ")
+        return f"  got      {shown_got}\n  expected {shown_expected}"
+    bad = ~np.isclose(got, expected, rtol=rtol, atol=atol)
+    first = tuple(int(i) for i in np.argwhere(bad)[0])
+    return (
+        f"  {int(bad.sum())} of {got.size} values differ; the first at index "
+        f"{first}: got {got[first]:.6g}, expected {expected[first]:.6g}"
+    )
+
+
+def assert_ndarray(
+    got: Any,
+    what: str,
+    *,
+    shape: tuple[int, ...] | None = None,
+    floating: bool = False,
+) -> None:
+    """Check that ``got`` is a NumPy array of real numbers (of floats, of a shape).
+
+    ``got`` must be exactly ``numpy.ndarray`` (no subclass, no look-alike).
+
+    Examples
+    --------
+    >>> assert_ndarray(np.ones((3, 3)), "BLUR", shape=(3, 3), floating=True)
+    >>> assert_ndarray(np.ones((3, 3), dtype=int), "BLUR", floating=True)
+    Traceback (most recent call last):
+    ...
+    AssertionError: BLUR should hold floating-point numbers, got dtype int64 \
+(an integer array cannot hold fractions).
+    """
+    check_untouched()
+    _ndarray_checks(got, what, "be", shape, floating)
+
+
+def _ndarray_checks(got, what, verb, shape, floating) -> None:
+    if type(got) is not np.ndarray:
+        raise AssertionError(
+            f"{what} should {verb} a numpy.ndarray, got {_type_name(got)}."
+        )
+    if got.dtype.kind not in "biuf":
+        raise AssertionError(f"{what} should hold real numbers, got dtype {got.dtype}.")
+    if floating and got.dtype.kind != "f":
+        numbers = "hold" if verb == "be" else "return"
+        raise AssertionError(
+            f"{what} should {numbers} floating-point numbers, got dtype {got.dtype} "
+            "(an integer array cannot hold fractions)."
+        )
+    if shape is not None and got.shape != tuple(shape):
+        raise AssertionError(
+            f"{what} should have shape {tuple(shape)}, got {got.shape}."
+        )
+
+
 def assert_array(
     got: Any,
     expected: np.ndarray,
@@ -684,12 +770,15 @@ def assert_array(
     rtol: float = 1e-6,
     atol: float = 1e-9,
     mistakes: Mapping[str, np.ndarray] | None = None,
+    floating: bool = False,
 ) -> None:
     """Check that ``got`` is a NumPy array of ``expected``'s shape and values.
 
     ``got`` must be exactly ``numpy.ndarray`` (no subclass, no look-alike),
-    with a real numeric dtype. ``mistakes`` maps a hint to the array a common
-    mistake produces; the first that matches is named in the message.
+    with a real numeric dtype, a floating-point one if ``floating``.
+    ``mistakes`` maps a hint to the array a common mistake produces; the
+    first that matches is named in the message. The message says what came
+    back and what was expected.
 
     Examples
     --------
@@ -698,48 +787,52 @@ def assert_array(
     Traceback (most recent call last):
     ...
     AssertionError: f(x) should return a numpy.ndarray, got list.
+    >>> assert_array(np.array([1, 2]), np.array([1.0, 2.5]), "f(x)", floating=True)
+    Traceback (most recent call last):
+    ...
+    AssertionError: f(x) should return floating-point numbers, got dtype int64 \
+(an integer array cannot hold fractions).
     """
     check_untouched()
     expected = np.asarray(expected)
-    if type(got) is not np.ndarray:
-        raise AssertionError(
-            f"{what} should return a numpy.ndarray, got {type(got).__name__}."
-        )
-    if got.dtype.kind not in "biuf":
-        raise AssertionError(f"{what} should hold real numbers, got dtype {got.dtype}.")
+    _ndarray_checks(got, what, "return", None, floating)
     if got.shape != expected.shape:
         hint = ""
-        if mistakes:
-            for text, wrong in mistakes.items():
-                if np.shape(wrong) == got.shape:
-                    hint = f" Likely mistake: {text}"
-                    break
+        for text, wrong in (mistakes or {}).items():
+            if np.shape(wrong) == got.shape:
+                hint = f" Likely mistake: {text}"
+                break
         raise AssertionError(
             f"{what} should have shape {expected.shape}, got {got.shape}.{hint}"
         )
     if not np.all(np.isfinite(got)) and np.all(np.isfinite(expected)):
-        raise AssertionError(f"{what} contains inf or nan.")
-    close = np.allclose(got, expected, rtol=rtol, atol=atol)
-    if not close:
-        hint = ""
-        if mistakes:
-            for text, wrong in mistakes.items():
-                wrong = np.asarray(wrong)
-                if wrong.shape == got.shape and np.allclose(
-                    got, wrong, rtol=rtol, atol=atol
-                ):
-                    hint = f" Likely mistake: {text}"
-                    break
-        try:
-            np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
-        except AssertionError as err:
-            raise AssertionError(f"{what} has the wrong values.{hint}\n{err}") from None
+        raise AssertionError(
+            f"{what} contains inf or nan, expected finite values.\n"
+            + _differences(got, expected, rtol, atol)
+        )
+    if not np.allclose(got, expected, rtol=rtol, atol=atol):
+        hint = _matching_hint(got, mistakes, rtol, atol)
+        raise AssertionError(
+            f"{what} has the wrong values.{hint}\n"
+            + _differences(got, expected, rtol, atol)
+        )
 
 
 def _is_exact_int(x: Any) -> bool:
     if type(x) is int:
         return True
     return type(x).__module__ == "numpy" and isinstance(x, np.integer)
+
+
+def is_int(x: Any) -> bool:
+    """True for an int or a NumPy integer; False for a bool, a float or a look-alike.
+
+    Examples
+    --------
+    >>> is_int(3), is_int(np.int64(3)), is_int(True), is_int(3.0)
+    (True, True, False, False)
+    """
+    return _is_exact_int(x)
 
 
 def assert_int(
@@ -765,8 +858,11 @@ Likely mistake: the bias is missing
     """
     check_untouched()
     if not _is_exact_int(got):
+        hint = ""
+        if isinstance(got, float | np.floating):
+            hint = " Sizes and counts are whole numbers: // divides to an int."
         raise AssertionError(
-            f"{what} should be an int, got {type(got).__name__} ({got!r:.60})."
+            f"{what} should be an int, got {_type_name(got)} ({got!r:.60}).{hint}"
         )
     value = int(got)
     if value != int(expected):
@@ -799,7 +895,7 @@ def assert_number(
     )
     if not ok_type:
         raise AssertionError(
-            f"{what} should be a number, got {type(got).__name__} ({got!r:.60})."
+            f"{what} should be a number, got {_type_name(got)} ({got!r:.60})."
         )
     value = float(got)
     if not math.isclose(value, float(expected), rel_tol=rtol, abs_tol=1e-12):
@@ -828,7 +924,7 @@ def assert_shape(
     """
     check_untouched()
     if type(got) is not tuple:
-        raise AssertionError(f"{what} should be a tuple, got {type(got).__name__}.")
+        raise AssertionError(f"{what} should be a tuple, got {_type_name(got)}.")
     if not all(_is_exact_int(v) for v in got):
         raise AssertionError(f"{what} should hold ints only, got {got!r:.80}.")
     value = tuple(int(v) for v in got)
@@ -836,6 +932,302 @@ def assert_shape(
     if value != expected:
         hint = _hint_for(value, mistakes, lambda a, b: a == tuple(b))
         raise AssertionError(f"{what} should be {expected}, got {value}.{hint}")
+
+
+# --------------------------------------------------------------------------
+# Running a student's call, and what depends on what.
+
+
+def assert_keys(got: Any, keys: Iterable[str], what: str) -> None:
+    """Check that ``got`` is a dict with exactly the string keys ``keys``.
+
+    Examples
+    --------
+    >>> assert_keys({"conv": 1, "linear": 2}, ["conv", "linear"], "split(net)")
+    >>> assert_keys({"conv": 1}, ["conv", "linear"], "split(net)")
+    Traceback (most recent call last):
+    ...
+    AssertionError: split(net) should be a dict with the keys ['conv', 'linear'], \
+got the keys ['conv'].
+    """
+    check_untouched()
+    keys = sorted(keys)
+    if type(got) is not dict:
+        raise AssertionError(
+            f"{what} should be a dict with the keys {keys}, got {_type_name(got)}."
+        )
+    found = sorted(got, key=repr)
+    if found != keys:
+        raise AssertionError(
+            f"{what} should be a dict with the keys {keys}, got the keys {found}."
+        )
+
+
+def assert_raises(
+    error: type[BaseException],
+    what: str,
+    fn: Callable,
+    *args,
+    mention: Iterable[str] = (),
+    **kwargs,
+) -> BaseException:
+    """Check that ``fn(*args, **kwargs)`` raises ``error`` whose message names things.
+
+    ``what`` is the call as the student would write it; ``mention`` lists
+    what the message must contain (the argument's name, the bad value...).
+    Returns the exception.
+
+    Examples
+    --------
+    >>> def half(n):
+    ...     if n % 2:
+    ...         raise ValueError(f"`n` must be even, got {n}")
+    ...     return n // 2
+    >>> assert_raises(ValueError, "half(3)", half, 3, mention=["n", "3"])
+    ValueError('`n` must be even, got 3')
+    >>> assert_raises(ValueError, "half(4)", half, 4)
+    Traceback (most recent call last):
+    ...
+    AssertionError: half(4) should raise ValueError, but it returned 2.
+    """
+    check_untouched()
+    try:
+        got = fn(*args, **kwargs)
+    except GuardError:
+        raise
+    except NotImplementedError:
+        raise
+    except error as err:
+        message = str(err)
+        missing = [m for m in mention if m not in message]
+        if missing:
+            names = ", ".join(repr(m) for m in missing)
+            raise AssertionError(
+                f"{what} raised {_type_name(err)} as it should, but its message "
+                f"{message!r} does not mention {names}: say which argument is "
+                "wrong and what value it got."
+            ) from None
+        return err
+    except Exception as err:
+        raise AssertionError(
+            f"{what} should raise {error.__name__}, but it raised "
+            f"{_type_name(err)}: {err}"
+        ) from None
+    raise AssertionError(
+        f"{what} should raise {error.__name__}, but it returned {got!r:.80}."
+    )
+
+
+def fingerprint(value: Any, decimals: int = 6) -> str:
+    """A short digest of a number or array of numbers, rounded to ``decimals``.
+
+    A visible test can check a worked answer (an exercise done by hand, say)
+    against the digest of the right one without showing it. The digest
+    depends on the shape and the rounded values only, not on the type
+    (list, tuple or array) or the dtype.
+
+    Examples
+    --------
+    >>> fingerprint([[1, 2], [3, 4]]) == fingerprint(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    True
+    >>> fingerprint([1, 2]) == fingerprint([2, 1])
+    False
+    """
+    import hashlib
+    import json
+
+    arr = np.asarray(value, dtype=float)
+    values = [round(v, decimals) + 0.0 for v in arr.ravel().tolist()]
+    text = json.dumps({"shape": list(arr.shape), "values": values})
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def assert_fingerprint(
+    got: Any,
+    digest: str,
+    what: str,
+    *,
+    shape: tuple[int, ...],
+    mistakes: Mapping[str, str] | None = None,
+) -> None:
+    """Check a worked answer against the :func:`fingerprint` of the right one.
+
+    ``got`` must be a list, tuple or array of numbers of the given ``shape``.
+    ``mistakes`` maps the fingerprint of a known wrong answer to its hint.
+    The message never shows the right answer.
+
+    Examples
+    --------
+    >>> right = fingerprint([[8, -1], [0, 7]])
+    >>> assert_fingerprint([[8, -1], [0, 7]], right, "BY_HAND", shape=(2, 2))
+    >>> assert_fingerprint([[8, -1]], right, "BY_HAND", shape=(2, 2))
+    Traceback (most recent call last):
+    ...
+    AssertionError: BY_HAND should have shape (2, 2), got shape (1, 2).
+    """
+    check_untouched()
+    if type(got) not in (list, tuple, np.ndarray):
+        raise AssertionError(
+            f"{what} should be a nested list of numbers, got {_type_name(got)}."
+        )
+    try:
+        arr = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        raise AssertionError(
+            f"{what} should hold numbers in rows of equal length, got {got!r:.80}."
+        ) from None
+    if arr.shape != tuple(shape):
+        raise AssertionError(
+            f"{what} should have shape {tuple(shape)}, got shape {arr.shape}."
+        )
+    found = fingerprint(arr)
+    if found != digest:
+        hint = ""
+        if mistakes and found in mistakes:
+            hint = f" Likely mistake: {mistakes[found]}"
+        shown = repr(got.tolist() if type(got) is np.ndarray else got)
+        if len(shown) > 100:
+            shown = shown[:97] + "..."
+        raise AssertionError(
+            f"{what} is {shown}, which is not the right answer (the test "
+            f"knows the answer without showing it).{hint}"
+        )
+
+
+#: Errors that :func:`calling` and :func:`builds_on` let through as they are:
+#: an unfinished task, a guard failure, and the memory cap (which a grading
+#: run reports by the error's own name).
+_PASS_THROUGH = (GuardError, NotImplementedError, MemoryError)
+
+
+@contextlib.contextmanager
+def calling(call: str, **inputs: Any):
+    """Run one call of a student's function, and explain how it went wrong.
+
+    ``call`` is the call as written in the test (``"f(x, k=2)"``); every
+    keyword names an input array the call must leave as it found it. On
+    leaving the block:
+
+    * an error raised by the student's code becomes an ``AssertionError``
+      that names the call (feedback shows only that message);
+      ``NotImplementedError`` (an unfinished task), ``MemoryError`` (a cap
+      the grading run reports as such) and guard failures pass unchanged;
+    * an input changed in place fails, naming the input.
+
+    Examples
+    --------
+    >>> x = np.arange(3.0)
+    >>> with calling("double(x)", x=x):
+    ...     x *= 2
+    Traceback (most recent call last):
+    ...
+    AssertionError: double(x) changed its input `x` in place (at index (1,) it \
+was 1.0, now 2.0). Leave the inputs as they were: compute into a new array.
+    >>> with calling("half(x)", x=x):
+    ...     y = x.reshape(2, 2)
+    Traceback (most recent call last):
+    ...
+    AssertionError: half(x) raised ValueError: cannot reshape array of size 3 \
+into shape (2,2)
+    """
+    before = {name: np.array(value, copy=True) for name, value in inputs.items()}
+    try:
+        yield
+    except _PASS_THROUGH + (AssertionError,):
+        raise
+    except Exception as err:
+        raise AssertionError(f"{call} raised {_type_name(err)}: {err}") from err
+    for name, value in inputs.items():
+        old = before[name]
+        new = np.asarray(value)
+        if new.shape != old.shape or new.dtype != old.dtype:
+            raise AssertionError(
+                f"{call} changed its input `{name}` in place (its shape or dtype). "
+                "Leave the inputs as they were: compute into a new array."
+            )
+        if not np.array_equal(new, old, equal_nan=old.dtype.kind in "fc"):
+            where = tuple(int(i) for i in np.argwhere(new != old)[0])
+            raise AssertionError(
+                f"{call} changed its input `{name}` in place (at index {where} it "
+                f"was {old[where].item()!r}, now {new[where].item()!r}). Leave the "
+                "inputs as they were: compute into a new array."
+            )
+
+
+@contextlib.contextmanager
+def builds_on(what: str, earlier: Iterable[tuple[str, str, Callable[[], None]]]):
+    """Blame an earlier task when this one fails and the earlier one is broken.
+
+    ``earlier`` lists ``(task, function, check)``: an earlier task (``"task
+    2"``), the student's function of that task, and a check of it on a tiny
+    case. When the block fails (not with ``NotImplementedError``,
+    ``MemoryError`` or a guard failure) and a check fails too, the failure
+    says to fix that task first instead of showing numbers that come from the
+    other task's mistake.
+    When every check passes, the block's own failure goes through.
+
+    Examples
+    --------
+    >>> def check_square():
+    ...     assert_int(square(3), 9, "square(3)")
+    >>> def square(n):
+    ...     return n * 2
+    >>> with builds_on("cube(3)", [("task 1", "square", check_square)]):
+    ...     assert_int(27 - 1, 27, "cube(3)")
+    Traceback (most recent call last):
+    ...
+    AssertionError: cube(3) is not right, and square (task 1), which it may build \
+on, fails its own check: fix task 1 first, then run this test again.
+    """
+    try:
+        yield
+    except _PASS_THROUGH:
+        raise
+    except Exception:
+        for task, function, check in earlier:
+            try:
+                check()
+            except GuardError:
+                raise
+            except Exception:
+                raise AssertionError(
+                    f"{what} is not right, and {function} ({task}), which it may "
+                    f"build on, fails its own check: fix {task} first, then run "
+                    "this test again."
+                ) from None
+        raise
+
+
+def advise_vectorised(
+    fn: Callable, small_args: tuple, large_args: tuple, task: str
+) -> None:
+    """Print advice (never fail) when ``fn`` still loops over positions.
+
+    Counts the Python steps of ``fn(*small_args)`` and ``fn(*large_args)``
+    with :func:`count_steps`; a vectorised function takes about as many on
+    both. Advisory only: a count measured in the student's process cannot
+    be trusted for points.
+
+    Examples
+    --------
+    >>> def loops(n):
+    ...     return sum(i for i in range(n))
+    >>> advise_vectorised(loops, (10,), (1000,), "loops")  # doctest: +ELLIPSIS
+    Advice (no points depend on it): loops took ...
+    """
+    try:
+        small = count_steps(fn, *small_args)
+        large = count_steps(fn, *large_args)
+    except Exception as err:  # the tests proper report errors
+        print(f"Advice: could not count the steps of {task} ({_type_name(err)}).")
+        return
+    if large > 1.2 * small + 20:
+        print(
+            f"Advice (no points depend on it): {task} took {small} Python steps on "
+            f"the small input and {large} on the large one, so it still loops "
+            "over output positions. Loop over the kernel's cells instead, or "
+            "use slicing."
+        )
 
 
 # --------------------------------------------------------------------------
@@ -868,6 +1260,151 @@ def warnings_to_stdout() -> None:
         sys.stdout.write(text)
 
     warnings.showwarning = show
+
+
+#: What to do when a notebook's packages are missing; the one place that says it.
+SETUP_HELP = """\
+Install the course's packages into the Python that runs this notebook, then
+restart the kernel (Kernel > Restart Kernel) and run this cell again:
+
+  1. The "Set up" section of the course site's introduction offers two
+     files: requirements-student.txt and the course's own package, a wheel
+     named cnn_course-<version>-py3-none-any.whl. Save both in the folder
+     of this notebook.
+  2. Run, in a new cell of this notebook (%pip installs into this kernel's
+     Python, whichever it is):
+
+         %pip install -r requirements-student.txt cnn_course-*.whl
+
+In a copy of the course repository, `make lab` sets all of this up and
+starts JupyterLab on the exercises."""
+
+
+class SetupError(ImportError):
+    """A package the notebook needs is missing; the message says what to do.
+
+    In a notebook it is shown as its message alone, without a traceback.
+    """
+
+    def _render_traceback_(self) -> list[str]:  # IPython's hook
+        return [str(self)]
+
+
+def check_packages(*modules: str) -> None:
+    """Import each of ``modules``; if any is missing, say what to install.
+
+    Raises
+    ------
+    SetupError
+        Naming every module that cannot be imported, the Python that was
+        looked in, and the steps of :data:`SETUP_HELP`.
+
+    Examples
+    --------
+    >>> check_packages("numpy")
+    >>> check_packages("numpy", "no_such_package_here")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cnn_course.grading.SetupError: This notebook needs no_such_package_here, ...
+    """
+    import importlib
+
+    missing = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise SetupError(
+            f"This notebook needs {', '.join(missing)}, which the Python of this "
+            f"kernel ({sys.executable}) cannot import.\n\n{SETUP_HELP}"
+        )
+
+
+def _library_frame(filename: str) -> bool:
+    """True for a frame of NumPy, of contextlib or of this module.
+
+    None of them is the student's business: what matters is the student's
+    line that called them and the message.
+    """
+    return filename.startswith(_NUMPY_DIR) or os.path.abspath(filename) in (
+        _THIS_FILE,
+        _CONTEXTLIB_FILE,
+    )
+
+
+_NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__)) + os.sep
+_CONTEXTLIB_FILE = os.path.abspath(contextlib.__file__)
+
+
+def _without_library_frames(tb, keep_first: bool = True):
+    """The traceback ``tb`` without the frames of :func:`_library_frame`.
+
+    With ``keep_first``, the first frame (IPython's own, which IPython does
+    not show) is kept whatever it is.
+    """
+    import types
+
+    frames = []
+    first = keep_first
+    while tb is not None:
+        if first or not _library_frame(tb.tb_frame.f_code.co_filename):
+            frames.append(tb)
+        first = False
+        tb = tb.tb_next
+    rebuilt = None
+    for t in reversed(frames):
+        rebuilt = types.TracebackType(rebuilt, t.tb_frame, t.tb_lasti, t.tb_lineno)
+    return rebuilt
+
+
+def _show_short_traceback(shell, etype, value, tb, tb_offset=None):
+    """IPython custom exception handler: the traceback without library frames."""
+    seen = set()
+    link = value.__cause__ or value.__context__
+    while link is not None and id(link) not in seen:  # chained errors too
+        seen.add(id(link))
+        link.__traceback__ = _without_library_frames(link.__traceback__, False)
+        link = link.__cause__ or link.__context__
+    shell.showtraceback((etype, value, _without_library_frames(tb)), tb_offset)
+
+
+def hide_library_frames() -> bool:
+    """Show this kernel's tracebacks without NumPy's frames and the checks'.
+
+    A failing check then shows the line of the notebook that failed and the
+    message, not pages of NumPy's internals. Works in IPython (Jupyter)
+    only; returns whether it was switched on.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "set_custom_exc"):
+        return False
+    shell.set_custom_exc((Exception,), _show_short_traceback)
+    return True
+
+
+def start_notebook(*modules: str) -> None:
+    """What every exercise notebook's first cell does, after importing this module.
+
+    1. :func:`check_packages`: each of ``modules`` must be importable, or the
+       cell stops with a message that says what to install and how;
+    2. :func:`warnings_to_stdout`: warnings are shown but do not fail a test;
+    3. :func:`hide_library_frames`: tracebacks leave out NumPy's internals.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     start_notebook("numpy")
+    """
+    check_packages(*modules)
+    warnings_to_stdout()
+    hide_library_frames()
 
 
 def __getattr__(name: str):

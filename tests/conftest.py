@@ -136,7 +136,7 @@ def html_pages(html: Path) -> list[Path]:
 def snapshot_sources(destination: Path) -> Path:
     """Copy what a book build may read (not .venv, .git or _build)."""
     ignore = shutil.ignore_patterns(
-        ".venv", ".git", "_build", "__pycache__", "*.egg-info", ".pytest_cache",
+        ".venv", ".venv-student", ".git", "_build", "__pycache__", "*.egg-info", ".pytest_cache",
         ".hypothesis", ".ruff_cache", ".ipynb_checkpoints", "grading-out",
     )  # fmt: skip
     shutil.copytree(REPO, destination, ignore=ignore, symlinks=True)

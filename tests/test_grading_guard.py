@@ -337,3 +337,133 @@ def test_importing_a_library_is_not_calling_it():
     with pytest.raises(GuardError, match="scipy.signal"):
         with guard("f"):
             exec("import scipy.signal\nscipy.signal.convolve([1.0], [2.0])")
+
+
+# --------------------------------------------------------------------------
+# The helpers test cells call to explain themselves.
+
+
+def test_calling_names_the_call_when_the_students_code_raises():
+    with pytest.raises(AssertionError, match=r"^f\(x\) raised ValueError: bad x$"):
+        with grading.calling("f(x)"):
+            raise ValueError("bad x")
+
+
+def test_calling_lets_an_unfinished_task_the_guard_and_the_memory_cap_through():
+    for error in (NotImplementedError(), MemoryError(), GuardError("GUARD: f")):
+        with pytest.raises(type(error)):
+            with grading.calling("f(x)"):
+                raise error
+
+
+def test_calling_fails_a_call_that_changed_an_input_and_says_where():
+    x = np.zeros((2, 3))
+    with pytest.raises(
+        AssertionError, match=r"changed its input `x` in place \(at index \(1, 2\)"
+    ):
+        with grading.calling("f(x)", x=x):
+            x[1, 2] = 5.0
+    nan = np.array([np.nan, 1.0])
+    with grading.calling("f(nan)", nan=nan):
+        pass  # NaN equals NaN here: nothing changed
+
+
+def test_builds_on_blames_a_broken_earlier_task_and_only_then():
+    def broken():
+        raise AssertionError("square(3) should be 9, got 6")
+
+    def fine():
+        pass
+
+    with pytest.raises(AssertionError, match="fix task 1 first") as info:
+        with grading.builds_on("cube(3)", [("task 1", "square", broken)]):
+            raise AssertionError("cube(3) should be 27, got 18")
+    assert "18" not in str(info.value)  # no numbers of the other task's making
+    with pytest.raises(AssertionError, match="got 18"):
+        with grading.builds_on("cube(3)", [("task 1", "square", fine)]):
+            raise AssertionError("cube(3) should be 27, got 18")
+    with pytest.raises(NotImplementedError):
+        with grading.builds_on("cube(3)", [("task 1", "square", broken)]):
+            raise NotImplementedError
+    with grading.builds_on("cube(3)", [("task 1", "square", broken)]):
+        pass  # a later task that works passes, whatever the earlier one does
+
+
+def test_assert_raises_says_what_happened_instead():
+    def returns(n):
+        return n
+
+    def raises_type_error(n):
+        raise TypeError("no")
+
+    def quiet(n):
+        raise ValueError("wrong")
+
+    with pytest.raises(
+        AssertionError, match=r"should raise ValueError, but it returned 0"
+    ):
+        grading.assert_raises(ValueError, "g(0)", returns, 0)
+    with pytest.raises(AssertionError, match="but it raised TypeError: no"):
+        grading.assert_raises(ValueError, "g(0)", raises_type_error, 0)
+    with pytest.raises(AssertionError, match="does not mention '0'"):
+        grading.assert_raises(ValueError, "g(0)", quiet, 0, mention=["0"])
+
+
+def test_fingerprints_ignore_type_and_dtype_but_not_values_or_shape():
+    f = grading.fingerprint
+    assert (
+        f([[1, 2], [3, 4]])
+        == f(np.array([[1.0, 2.0], [3.0, 4.0]]))
+        == f(((1, 2), (3, 4)))
+    )
+    assert f([1, 2, 3, 4]) != f([[1, 2], [3, 4]])
+    assert f([0.0]) == f([-0.0])
+    assert f([1.0]) != f([1.001])
+    with pytest.raises(AssertionError, match="Likely mistake: flipped") as info:
+        grading.assert_fingerprint([[2, 1]], f([[1, 2]]), "A", shape=(1, 2),
+                                   mistakes={f([[2, 1]]): "flipped"})  # fmt: skip
+    assert "[[1, 2]]" not in str(info.value)  # the answer is not shown
+
+
+def test_assert_int_says_how_to_get_an_int_from_a_division():
+    with pytest.raises(AssertionError, match="// divides to an int"):
+        grading.assert_int(3.0, 3, "n")
+
+
+def test_check_packages_names_what_is_missing_and_how_to_install_it():
+    with pytest.raises(grading.SetupError) as info:
+        grading.check_packages("numpy", "surely_not_installed_here")
+    text = str(info.value)
+    assert text.startswith("This notebook needs surely_not_installed_here,")
+    assert sys.executable in text and "%pip install -r requirements-student.txt" in text
+    assert info.value._render_traceback_() == [text]  # IPython shows the message only
+
+
+def test_tracebacks_lose_numpys_frames_and_the_checks_but_keep_the_students():
+    def students_code():
+        np.testing.assert_allclose(np.ones(2), np.zeros(2))
+
+    try:
+        students_code()
+    except AssertionError as err:
+        tb = err.__traceback__
+    kept = grading._without_library_frames(tb)
+    files = []
+    while kept is not None:
+        files.append(kept.tb_frame.f_code.co_filename)
+        kept = kept.tb_next
+    assert files[0] == __file__  # the first frame, as IPython's own, stays
+    assert __file__ in files[1:]  # students_code
+    assert not any("numpy" in f for f in files)
+
+
+def test_advise_vectorised_advises_and_never_fails(capsys):
+    def loops(n):
+        return sum(i for i in range(n))
+
+    grading.advise_vectorised(loops, (10,), (1000,), "loops")
+    assert "no points depend on it" in capsys.readouterr().out
+    grading.advise_vectorised(len, ([1],), ([1] * 1000,), "len")
+    assert capsys.readouterr().out == ""
+    grading.advise_vectorised(lambda n: 1 / n, (0,), (0,), "broken")
+    assert "could not count" in capsys.readouterr().out

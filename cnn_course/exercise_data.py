@@ -1,0 +1,94 @@
+"""Pictures that exercise 2's locked cells show, without the answers.
+
+Exercise 2 (``solutions/02_filters``) asks which kernel made which of four
+filtered photographs. Its locked cells load the photograph and the four
+pictures from here, so that the notebook holds no trace of which kernel
+made which picture, and so that they need nothing a graded student kernel
+may not import: importing this module loads NumPy and matplotlib only.
+
+For now :func:`mystery_pictures` computes the pictures with
+:mod:`cnn_course.filters` when it is called. The lead will turn them into
+package data shipped with ``cnn_course``, so that the function no longer
+needs the reference filters (which a graded kernel cannot import) and its
+source no longer says which kernel is which.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["KERNEL_NAMES", "photo", "mystery_pictures"]
+
+#: The candidates for exercise 2's task 4: the names of
+#: ``cnn_course.filters.KERNELS``, sorted (a test holds the two equal).
+KERNEL_NAMES = [
+    "box_blur",
+    "emboss",
+    "gaussian_blur",
+    "identity",
+    "outline",
+    "sharpen",
+    "sobel_x",
+    "sobel_y",
+]
+
+_LETTERS = "ABCD"
+_MYSTERY_SEED = 2024
+_MYSTERY_KERNELS = ("box_blur", "emboss", "outline", "sharpen")
+
+
+def photo(colour: bool = False) -> np.ndarray:
+    """The photograph of exercise 2: matplotlib's Grace Hopper, 150x128.
+
+    Parameters
+    ----------
+    colour : bool, default False
+        True: the RGB picture, uint8 of shape (150, 128, 3). False: the grey
+        picture, the mean of the three channels scaled to floats in [0, 1],
+        shape (150, 128).
+
+    Returns
+    -------
+    ndarray
+
+    Examples
+    --------
+    >>> photo().shape, photo(colour=True).dtype
+    ((150, 128), dtype('uint8'))
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib import cbook
+
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        rgb = plt.imread(f)[::4, ::4]
+    if colour:
+        return rgb
+    return rgb.mean(axis=2) / 255.0
+
+
+def mystery_pictures() -> dict[str, np.ndarray]:
+    """The four filtered photographs of exercise 2's task 4, by letter.
+
+    Each is :func:`photo` under a different kernel of
+    ``cnn_course.filters.KERNELS``, filtered as that exercise's
+    ``apply_filter`` does (edge padding, clipped to [0, 1]).
+
+    Returns
+    -------
+    dict of str to ndarray
+        Keys ``"A"`` to ``"D"``, each a float array of shape (150, 128).
+
+    Examples
+    --------
+    >>> pictures = mystery_pictures()
+    >>> sorted(pictures), pictures["A"].shape
+    (['A', 'B', 'C', 'D'], (150, 128))
+    """
+    from . import filters
+
+    grey = photo()
+    order = np.random.default_rng(_MYSTERY_SEED).permutation(_MYSTERY_KERNELS)
+    return {
+        letter: filters.apply_filter(grey, filters.KERNELS[str(name)])
+        for letter, name in zip(_LETTERS, order, strict=True)
+    }
