@@ -1,7 +1,13 @@
-"""cnn_course.exercise_data: exercise 2's pictures, and nothing of the answer."""
+"""cnn_course.exercise_data: exercise 2's pictures, and nothing of the answer.
+
+The mystery pictures are package data made here: ``python
+tests/test_exercise_data.py`` writes ``cnn_course/data/mystery.npz`` again
+from the reference filters, and the tests check that the file matches them.
+"""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -62,3 +68,36 @@ def test_importing_it_loads_no_reference_module():
         timeout=300,
     )
     assert set(loaded) - set(eval(from_init.stdout)) == {"cnn_course.exercise_data"}
+
+
+MYSTERY_SEED = 2024
+MYSTERY_KERNELS = ("box_blur", "emboss", "outline", "sharpen")
+DATA = Path(cc.__file__).resolve().parent / "data" / "mystery.npz"
+
+
+def fresh_mystery_pictures() -> dict[str, np.ndarray]:
+    """The pictures as the reference filters make them (float32, as stored)."""
+    grey = exercise_data.photo()
+    order = np.random.default_rng(MYSTERY_SEED).permutation(MYSTERY_KERNELS)
+    return {
+        letter: cc.filters.apply_filter(grey, cc.filters.KERNELS[str(name)]).astype(
+            np.float32
+        )
+        for letter, name in zip("ABCD", order, strict=True)
+    }
+
+
+def test_the_stored_pictures_are_what_the_reference_filters_make():
+    stored = exercise_data.mystery_pictures()
+    for letter, picture in fresh_mystery_pictures().items():
+        np.testing.assert_array_equal(stored[letter].astype(np.float32), picture)
+
+
+def test_the_module_source_does_not_say_which_kernel_made_which_picture():
+    source = Path(exercise_data.__file__).read_text()
+    assert str(MYSTERY_SEED) not in source and "permutation" not in source
+
+
+if __name__ == "__main__":
+    np.savez_compressed(DATA, **fresh_mystery_pictures())
+    print(f"wrote {DATA}")

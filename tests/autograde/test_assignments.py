@@ -38,16 +38,18 @@ CLI = Path(sys.executable).parent / "cnn-course"
 REFERENCE_CALLS = {
     "01_convolution": (
         "convolve2d",
+        "import cnn_course as cc\n"
         "return cc.correlate2d(image, np.asarray(kernel)[::-1, ::-1])",
         {"test_convolve2d"},
     ),
     "02_filters": (
         "apply_filter",
-        "return cc.filters.apply_filter(image, kernel)",
+        "import cnn_course as cc\nreturn cc.filters.apply_filter(image, kernel)",
         {"test_apply_filter"},
     ),
     "03_parameters": (
         "network_params",
+        "import cnn_course as cc\n"
         "return sum(cc.conv2d_params(l[1], l[2], l[3]) if l[0] == 'conv'\n"
         "           else cc.linear_params(l[1], l[2]) if l[0] == 'linear' else 0\n"
         "           for l in layers)",
@@ -55,16 +57,18 @@ REFERENCE_CALLS = {
     ),
     "04_cnn_structure": (
         "avg_pool2d",
-        "return cc.avg_pool2d(x, kernel_size, stride)",
+        "import cnn_course as cc\nreturn cc.avg_pool2d(x, kernel_size, stride)",
         {"test_avg_pool2d"},
     ),
     "05_stride_padding": (
         "conv2d",
+        "import cnn_course as cc\n"
         "return cc.conv2d(x, weight, bias=bias, stride=stride, padding=padding)",
         {"test_conv2d"},
     ),
     "06_alexnet": (
         "conv_layer",
+        "import cnn_course as cc\n"
         "size = lambda n: cc.output_size(n, k, stride=s, padding=p)\n"
         "params = cc.conv2d_params(in_shape[0], out, k, groups=groups)\n"
         "return (out, size(in_shape[1]), size(in_shape[2])), params",
