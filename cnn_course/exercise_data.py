@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["KERNEL_NAMES", "photo", "mystery_pictures"]
+__all__ = ["KERNEL_NAMES", "photo", "mystery_pictures", "digits"]
 
 #: The candidates for exercise 2's task 4: the names of
 #: ``cnn_course.filters.KERNELS``, sorted (a test holds the two equal).
@@ -86,3 +86,32 @@ def mystery_pictures() -> dict[str, np.ndarray]:
     """
     with np.load(_DATA) as data:
         return {letter: data[letter].astype(np.float64) for letter in "ABCD"}
+
+
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 1,797 handwritten digits, read without importing it.
+
+    The same data as ``sklearn.datasets.load_digits()`` (the file that ships
+    with scikit-learn), read straight from its folder: importing scikit-learn
+    imports SciPy's ndimage, which a graded kernel of exercise 4 cannot.
+
+    Returns
+    -------
+    images : ndarray of float, shape (1797, 8, 8), values 0 to 16
+    labels : ndarray of int, shape (1797,)
+
+    Examples
+    --------
+    >>> images, labels = digits()
+    >>> images.shape, labels[:5].tolist()
+    ((1797, 8, 8), [0, 1, 2, 3, 4])
+    """
+    from importlib.util import find_spec
+
+    spec = find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the digits ship with scikit-learn, which is not installed")
+    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
+    data = np.loadtxt(path / "digits.csv.gz", delimiter=",")
+    return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int)
+
