@@ -114,4 +114,3 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
     path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
     data = np.loadtxt(path / "digits.csv.gz", delimiter=",")
     return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int)
-

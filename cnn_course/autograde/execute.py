@@ -404,6 +404,12 @@ class TwoProcessExecute(Execute):
         cell.execution_count = None
         if outcome.get("timeout"):
             self._event("timeout", label, outcome["timeout"])
+        if outcome.get("ename") == "MemoryError":
+            self._event(
+                "memory-exhausted",
+                label,
+                f"MemoryError: over the {self.memory_bytes / 2**30:g} GiB cap",
+            )
 
     # -- the channel to the student's kernel ----------------------------------
 

@@ -163,7 +163,7 @@ def histogram(scores, max_score: float, title: str) -> Figure:
     return fig
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~>])")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 

@@ -72,7 +72,7 @@ REFERENCE_CALLS = {
         "size = lambda n: cc.output_size(n, k, stride=s, padding=p)\n"
         "params = cc.conv2d_params(in_shape[0], out, k, groups=groups)\n"
         "return (out, size(in_shape[1]), size(in_shape[2])), params",
-        {"test_conv_layer", "test_alexnet_table"},
+        {"test_conv_layer", "test_alexnet_table", "test_slide"},
     ),
 }
 
@@ -276,7 +276,9 @@ def test_feedback_exists_for_each_graded_student_without_hidden_tests(
             hidden_lines(cell.source, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
         )
     visible = {line for cell in source.cells for line in _outside_hidden(cell.source)}
-    secret = {s for s in secret if len(s) >= 12 and s not in visible}
+    # a hidden line that repeats visible code (part of a visible line) is
+    # not a secret
+    secret = {s for s in secret if len(s) >= 12 and not any(s in v for v in visible)}
     assert secret, "the solution notebook should have hidden tests"
     pages = sorted((run["out"] / "feedback").rglob("*.html"))
     students = {p.relative_to(run["out"] / "feedback").parts[0] for p in pages}
@@ -284,5 +286,17 @@ def test_feedback_exists_for_each_graded_student_without_hidden_tests(
     for page in pages:
         text = _visible_text(page)
         assert "HIDDEN TESTS" not in text, page
-        leaked = [s for s in secret if s in text]
+        # what the student wrote themselves is theirs, not a leak
+        student = page.relative_to(run["out"] / "feedback").parts[0]
+        own = set()
+        for data in run["corpus"][student].files.values():
+            try:
+                cells = json.loads(data)["cells"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            for cell in cells:
+                source = cell.get("source", "")
+                source = "".join(source) if isinstance(source, list) else source
+                own |= {line.strip() for line in source.splitlines()}
+        leaked = [s for s in secret - own if s in text]
         assert not leaked, (page, leaked[:3])
