@@ -10,6 +10,55 @@ import pytest  # noqa: E402
 import cnn_course as cc  # noqa: E402
 from cnn_course import plotting  # noqa: E402
 
+# ---------------------------------------------------------------- the package
+
+#: Every name ``cc.plotting`` offered before it became a package by chapter.
+NAMES_BEFORE_THE_SPLIT = [
+    "show_image", "show_matrix", "animate_correlation", "plot_coverage",
+    "plot_output_sizes", "plot_layer_params", "plot_param_split",
+    "animation_html", "show_stamp", "show_kernel", "filter_gallery",
+    "draw_architecture", "draw_conv_layer", "plot_model_accuracies",
+    "show_channel_sum", "show_feature_maps", "show_pooling",
+]  # fmt: skip
+
+
+def _public_functions(module):
+    import inspect
+
+    return {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and inspect.isfunction(value)
+        and value.__module__ == module.__name__
+    }
+
+
+def test_plotting_all_lists_every_public_function_of_every_module():
+    import importlib
+    import pkgutil
+
+    modules = [
+        importlib.import_module(f"cnn_course.plotting.{info.name}")
+        for info in pkgutil.iter_modules(plotting.__path__)
+        if not info.name.startswith("_")
+    ]
+    assert len(modules) >= 6, [m.__name__ for m in modules]
+    defined = set()
+    for module in modules:
+        public = _public_functions(module)
+        assert sorted(module.__all__) == sorted(public), module.__name__
+        defined |= public
+    assert sorted(plotting.__all__) == sorted(defined)
+    for name in plotting.__all__:
+        assert callable(getattr(plotting, name)), name
+
+
+def test_every_name_from_before_the_split_still_works_as_cc_plotting_name():
+    for name in NAMES_BEFORE_THE_SPLIT:
+        assert name in plotting.__all__, name
+        assert callable(getattr(cc.plotting, name)), name
+
 
 def test_show_matrix_writes_every_value_in_its_cell():
     m = np.array([[1, 2], [3, 40]])
