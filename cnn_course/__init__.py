@@ -39,7 +39,7 @@ __version__ = "0.1.0"
 # Submodules that pull in matplotlib, scikit-learn or grading machinery load
 # on first use (``cc.plotting.show_matrix``), so ``import cnn_course`` stays
 # light and configures nothing.
-_LAZY = ("plotting", "digits", "grading")
+_LAZY = ("plotting", "experiments", "grading")
 
 
 def __getattr__(name):
