@@ -372,9 +372,12 @@ def test_draw_architecture_boxes_every_layer_with_its_parameters():
     texts = [t.get_text() for t in ax.texts]
     for module in net:
         n = sum(p.numel() for p in module.parameters())
-        assert (f"{n:,}\nparams" if n else "no\nparams") in texts
+        assert (f"{n:,} params" if n else "no params") in texts
     assert "4×3×3" in texts and "36" in texts  # pooled 6x6 -> 3x3, flattened
-    assert "feature extraction" in texts and "decision" in texts
+    assert "feature\nextraction" in texts and "decision" in texts
+    # Top to bottom, in the order of the layers.
+    tops = [patch.get_y() for patch in ax.patches]
+    assert tops == sorted(tops, reverse=True)
 
 
 def test_draw_architecture_names_rows_without_the_needed_keys():
@@ -430,3 +433,92 @@ def test_animation_html_embeds_every_frame_and_links_nothing_off_site():
 def test_animation_html_names_a_wrong_argument():
     with pytest.raises(TypeError, match="`anim`"):
         plotting.animation_html("<html>")
+
+
+# ------------------------------------------------- readable on a phone
+
+#: The smallest text the course's figures may use, in points; the browser
+#: test (tests/test_browser.py) relies on it.
+MIN_FONT_PT = 9
+#: The widest a figure may be, in inches: at the book's 110 dpi a figure
+#: this wide is shown at half its size or more on a 390 px phone screen.
+MAX_WIDTH_IN = 6.5
+
+
+def _figures_of_every_function():
+    from cnn_course.experiments import digits
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 5, size=(5, 5)).astype(float)
+    kernel = np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])
+    paper = cc.alexnet.layer_table("paper")
+    rows = [
+        {
+            "model": "CNN",
+            "params": 10,
+            "test_acc": [0.9, 0.95],
+            "shifted_acc": [0.5, 0.6],
+        },
+        {
+            "model": "MLP",
+            "params": 20,
+            "test_acc": [0.9, 0.92],
+            "shifted_acc": [0.4, 0.5],
+        },
+    ]
+    summary = cc.summary(digits.make_cnn(), (1, 1, 8, 8))
+    anim = plotting.animate_correlation(image, kernel)
+    anim._draw_frame(0)
+    calls = {
+        "show_matrix": lambda: plotting.show_matrix(image),
+        "show_stamp": lambda: plotting.show_stamp(image, kernel, 0, 0),
+        "animate_correlation": lambda: anim._fig,
+        "show_image": lambda: plotting.show_image(image, title="image"),
+        "show_kernel": lambda: plotting.show_kernel(cc.filters.box_blur, title="box"),
+        "filter_gallery": lambda: plotting.filter_gallery(
+            rng.random((12, 12)), cc.filters.KERNELS
+        ),
+        "show_channel_sum": lambda: plotting.show_channel_sum(
+            rng.integers(0, 3, (3, 4, 4)).astype(float),
+            rng.integers(-1, 2, (3, 2, 2)).astype(float),
+            bias=1.0,
+        ),
+        "draw_conv_layer": lambda: plotting.draw_conv_layer(
+            in_channels=3, out_channels=4, kernel_size=3, size=6
+        ),
+        "plot_coverage": lambda: plotting.plot_coverage(6, 3, stride=2, title="6"),
+        "plot_output_sizes": lambda: plotting.plot_output_sizes(3, 2, 16),
+        "show_pooling": lambda: plotting.show_pooling(image[:4, :4], kernel_size=2),
+        "draw_architecture": lambda: plotting.draw_architecture(summary.rows),
+        "show_feature_maps": lambda: plotting.show_feature_maps(
+            rng.random((8, 8, 8)), ncols=4
+        ),
+        "plot_model_accuracies": lambda: plotting.plot_model_accuracies(rows),
+        "plot_layer_params": lambda: plotting.plot_layer_params(paper, title="paper"),
+        "plot_param_split": lambda: plotting.plot_param_split(
+            {v: cc.alexnet.split(v) for v in cc.alexnet.VARIANTS}, title="split"
+        ),
+    }
+    for name, call in calls.items():
+        drawn = call()
+        yield name, getattr(drawn, "figure", drawn)
+
+
+def test_every_figure_function_is_covered_by_the_readability_check():
+    drawn = {name for name, _ in _figures_of_every_function()}
+    assert drawn == set(plotting.__all__) - {"animation_html"}
+
+
+@pytest.mark.parametrize(("name", "fig"), list(_figures_of_every_function()))
+def test_figures_use_no_text_below_9_pt_and_fit_a_phone(name, fig):
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    small = [
+        (t.get_text(), t.get_fontsize())
+        for t in fig.findobj(Text)
+        if t.get_visible() and t.get_text().strip() and t.get_fontsize() < MIN_FONT_PT
+    ]
+    assert not small, f"{name}: text below {MIN_FONT_PT} pt: {small[:5]}"
+    width = fig.get_size_inches()[0]
+    assert width <= MAX_WIDTH_IN, f"{name}: {width:.1f} in wide"

@@ -4,12 +4,28 @@ from __future__ import annotations
 
 import numpy as np
 
+#: The widest a figure may be, in inches. At the book's 110 dpi a figure this
+#: wide is shown at half its size or more in a phone's 390 px column, so its
+#: 9-point text stays readable (tests/test_browser.py, tests/test_plotting.py).
+MAX_WIDTH_IN = 6.5
+
+
+def _capped(width, height, keep_shape=True):
+    """``(width, height)`` no wider than :data:`MAX_WIDTH_IN`.
+
+    ``keep_shape`` scales the height too (grids of cells stay square);
+    otherwise only the width shrinks (charts keep their height).
+    """
+    if width <= MAX_WIDTH_IN:
+        return (width, height)
+    return (MAX_WIDTH_IN, height * MAX_WIDTH_IN / width if keep_shape else height)
+
 
 def _axes(ax, figsize=(4, 4)):
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
+        _, ax = plt.subplots(figsize=_capped(*figsize))
     return ax
 
 

@@ -52,7 +52,7 @@ def plot_layer_params(rows, ax=None, title=None):
     from matplotlib.patches import Patch
 
     rows = _rows_with_params(rows)
-    ax = _axes(ax, figsize=(7, 0.45 * len(rows) + 1))
+    ax = _axes(ax, figsize=(6.5, 0.45 * len(rows) + 1))
     names = [r["name"] for r in rows]
     counts = [r["params"] for r in rows]
     colours = [_KIND_COLOURS.get(r["kind"], "tab:grey") for r in rows]
@@ -107,7 +107,7 @@ def plot_param_split(splits, ax=None, title=None):
                 f"`splits[{label!r}]` must be a dict with keys 'conv' and "
                 f"'linear', got {parts!r}"
             )
-    ax = _axes(ax, figsize=(7, 0.8 * len(splits) + 1.2))
+    ax = _axes(ax, figsize=(6.5, 0.8 * len(splits) + 1.2))
     labels = list(splits)
     y = np.arange(len(labels))[::-1]
     for yi, label in zip(y, labels, strict=True):

@@ -6,7 +6,7 @@ import numpy as np
 
 from .._checks import check_array, check_pair
 from ..conv import correlate2d
-from ._common import _axes
+from ._common import _axes, _capped
 
 __all__ = ["show_matrix", "show_stamp", "animate_correlation", "animation_html"]
 
@@ -119,7 +119,7 @@ def show_stamp(image, kernel, i, j, stride=1, padding=0, fmt=None):
     fig, axes = plt.subplots(
         1,
         4,
-        figsize=(0.42 * sum(widths) + 2.4, 0.42 * height + 1.1),
+        figsize=_capped(0.42 * sum(widths) + 2.4, 0.42 * height + 1.1),
         gridspec_kw={"width_ratios": widths},
     )
     show_matrix(
@@ -186,7 +186,7 @@ def animate_correlation(image, kernel, stride=1, padding=0, interval=700):
     fig, (left, middle, right) = plt.subplots(
         1,
         3,
-        figsize=(0.5 * width + 2, 0.5 * max(padded.shape[0], oh) + 1.6),
+        figsize=_capped(0.5 * width + 2, 0.5 * max(padded.shape[0], oh) + 1.6),
         gridspec_kw={"width_ratios": [padded.shape[1], kw, max(ow, 2)]},
     )
 

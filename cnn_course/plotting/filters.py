@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import check_array
-from ._common import _axes
+from ._common import _axes, _capped
 from .convolution import show_matrix
 
 __all__ = ["show_image", "show_kernel", "filter_gallery"]
@@ -121,7 +121,7 @@ def filter_gallery(image, kernels, border="edge", ncols=2, size=3.0, clip=True):
         nrows,
         2 * ncols,
         squeeze=False,
-        figsize=(size * sum(ratio) / 1.9, size * nrows),
+        figsize=_capped(size * sum(ratio) / 1.9, size * nrows),
         gridspec_kw={"width_ratios": ratio},
     )
     for ax in axes.ravel():

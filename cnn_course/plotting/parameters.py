@@ -6,7 +6,7 @@ import numpy as np
 
 from .._checks import check_array
 from ..conv import correlate2d
-from ._common import _FILTER_COLOURS, _axes
+from ._common import _FILTER_COLOURS, _axes, _capped
 from .convolution import show_matrix
 
 __all__ = ["show_channel_sum", "draw_conv_layer"]
@@ -64,7 +64,7 @@ def show_channel_sum(x, weight, bias=0.0, fmt=None):
     oh, ow = out.shape
     widths = [w, kw, ow, ow]
     fig = plt.figure(
-        figsize=(0.5 * sum(widths) + 3.5, (0.5 * max(h, kh) + 0.8) * c_in + 0.6)
+        figsize=_capped(0.5 * sum(widths) + 3.5, (0.5 * max(h, kh) + 0.8) * c_in + 0.6)
     )
     grid = fig.add_gridspec(c_in, 4, width_ratios=widths, wspace=0.35)
     for c in range(c_in):
@@ -163,7 +163,7 @@ def draw_conv_layer(
     n = check_int("size", size, 1)
     max_drawn = check_int("max_drawn", max_drawn, 1)
     m = output_size(n, k, stride, padding)
-    ax = _axes(ax, figsize=(10, 4.5))
+    ax = _axes(ax, figsize=(6.5, 3.4))
     colours = _FILTER_COLOURS
     shown = min(c_out, max_drawn)
     depth_in = min(c_in, max_drawn)
@@ -233,8 +233,14 @@ def draw_conv_layer(
         va="top",
         fontsize=10,
     )
+    # Above their column, so that the label cannot run into the filters'.
     ax.text(
-        mx, -0.15, f"{c_out} maps\neach {m} × {m}", ha="left", va="top", fontsize=10
+        mx,
+        rows_top + 0.05,
+        f"{c_out} maps\neach {m} × {m}",
+        ha="left",
+        va="bottom",
+        fontsize=10,
     )
     arrow((in_right + 0.1, centre), (fx - 0.15, centre), scale=15)
     # the maps stacked: the output
@@ -269,7 +275,7 @@ def draw_conv_layer(
         fontsize=10,
     )
     ax.set_xlim(-0.2, max(out_right, ox + 1.5) + 0.2)
-    ax.set_ylim(min(-0.75, in_y - 0.75), max(rows_top, in_top) + 0.1)
+    ax.set_ylim(min(-0.75, in_y - 0.75), max(rows_top + 0.7, in_top + 0.1))
     ax.set_aspect("equal")
     ax.axis("off")
     ax.out_size = m

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import check_array
-from ._common import _FILTER_COLOURS, _axes, _check_rows, _colour_matrix
+from ._common import _FILTER_COLOURS, _axes, _capped, _check_rows, _colour_matrix
 from .filters import show_image
 
 __all__ = [
@@ -70,7 +70,7 @@ def show_pooling(x, kernel_size=2, stride=None, fmt=None):
     fig, axes = plt.subplots(
         1,
         3,
-        figsize=(0.55 * (w + 2 * ow) + 2.5, 0.55 * h + 1.2),
+        figsize=_capped(0.55 * (w + 2 * ow) + 2.5, 0.55 * h + 1.2),
         gridspec_kw={"width_ratios": [w, ow, ow]},
     )
     _colour_matrix(axes[0], x, in_rgba, fmt=fmt, bold=bold, title=f"input {h}×{w}")
@@ -123,14 +123,15 @@ _SHORT_NAMES = {
 
 
 def draw_architecture(rows, ax=None, title=None):
-    """Boxes for the layers of a network, left to right, with their shapes.
+    """Boxes for the layers of a network, top to bottom, with their shapes.
 
     Each box gives a layer's kind (``conv``, ``max pool``, ``dense``, ... for
     PyTorch's class names), output shape and parameter count;
     convolutions and pooling are blue, dense layers orange, layers without
-    parameters pale. Brackets below group the layers up to the last
+    parameters pale. Brackets on the right group the layers up to the last
     convolution or pooling layer as "feature extraction" and the dense
-    layers as "decision".
+    layers as "decision". The layers run down the page, so that the figure
+    stays narrow enough for a phone however deep the network is.
 
     Parameters
     ----------
@@ -150,46 +151,40 @@ def draw_architecture(rows, ax=None, title=None):
     rows = _check_rows(rows, ("name", "kind", "output_shape", "params"))
     if not rows:
         raise ValueError("`rows` must hold at least one layer, got none")
-    ax = _axes(ax, figsize=(1.0 * len(rows) + 0.4, 2.3))
-    width, step = 1.0, 1.25
+    width, height, step = 3.9, 0.62, 0.85
+    inch = 0.85  # inches per unit of the drawing
+    ax = _axes(ax, figsize=(inch * (width + 1.65), inch * step * len(rows) + 0.1))
+
+    def top(i):
+        return -i * step
+
     for i, row in enumerate(rows):
-        x0 = i * step
+        y0 = top(i) - height
         ax.add_patch(
             FancyBboxPatch(
-                (x0, 0),
+                (0, y0),
                 width,
-                1.4,
+                height,
                 boxstyle="round,pad=0.02,rounding_size=0.08",
                 facecolor=_ROLE_COLOURS.get(row["kind"], "#eeeeee"),
                 edgecolor="#555555",
             )
         )
+        middle = y0 + height / 2
         shape = "×".join(str(d) for d in row["output_shape"])
-        params = f"{row['params']:,}\nparams" if row["params"] else "no\nparams"
+        params = f"{row['params']:,} params" if row["params"] else "no params"
+        name = _SHORT_NAMES.get(row["kind"], row["kind"])
+        ax.text(0.1, middle, name, va="center", fontsize=10, fontweight="bold")
+        ax.text(1.85, middle, shape, ha="center", va="center", fontsize=10)
         ax.text(
-            x0 + width / 2,
-            1.15,
-            _SHORT_NAMES.get(row["kind"], row["kind"]),
-            ha="center",
-            va="center",
-            fontsize=9.5,
-            fontweight="bold",
-        )
-        ax.text(x0 + width / 2, 0.75, shape, ha="center", va="center", fontsize=10)
-        ax.text(
-            x0 + width / 2,
-            0.3,
-            params,
-            ha="center",
-            va="center",
-            fontsize=9,
+            width - 0.1, middle, params, ha="right", va="center", fontsize=9,
             color="#333333",
-        )
+        )  # fmt: skip
         if i:
             ax.annotate(
                 "",
-                (x0, 0.7),
-                (x0 - step + width, 0.7),
+                (width / 2, top(i)),
+                (width / 2, top(i - 1) - height),
                 arrowprops={"arrowstyle": "-|>", "color": "#555555"},
             )
     features = [
@@ -201,20 +196,19 @@ def draw_architecture(rows, ax=None, title=None):
     ]
     dense = [i for i, r in enumerate(rows) if r["kind"] == "Linear"]
     for members, label, colour in (
-        (features, "feature extraction", "tab:blue"),
+        (features, "feature\nextraction", "tab:blue"),
         (dense, "decision", "tab:orange"),
     ):
         if not members:
             continue
-        lo, hi = min(members) * step, max(members) * step + width
+        hi, lo = top(min(members)), top(max(members)) - height
+        x = width + 0.15
         ax.plot(
-            [lo, lo, hi, hi], [-0.15, -0.3, -0.3, -0.15], color=colour, linewidth=1.5
+            [x, x + 0.12, x + 0.12, x], [hi, hi, lo, lo], color=colour, linewidth=1.5
         )
-        ax.text(
-            (lo + hi) / 2, -0.4, label, ha="center", va="top", color=colour, fontsize=11
-        )
-    ax.set_xlim(-0.1, (len(rows) - 1) * step + width + 0.1)
-    ax.set_ylim(-0.8, 1.5)
+        ax.text(x + 0.25, (hi + lo) / 2, label, va="center", color=colour, fontsize=10)
+    ax.set_xlim(-0.05, width + 1.6)
+    ax.set_ylim(top(len(rows) - 1) - height - 0.05, 0.05)
     ax.set_aspect("equal")
     ax.axis("off")
     if title:
@@ -259,7 +253,7 @@ def show_feature_maps(maps, titles=None, ncols=8, size=1.3, cmap="magma"):
     ncols = min(ncols, c)
     nrows = -(-c // ncols)
     fig, axes = plt.subplots(
-        nrows, ncols, squeeze=False, figsize=(size * ncols, (size + 0.3) * nrows)
+        nrows, ncols, squeeze=False, figsize=_capped(size * ncols, (size + 0.3) * nrows)
     )
     for ax in axes.ravel()[c:]:
         fig.delaxes(ax)
@@ -283,7 +277,7 @@ def plot_model_accuracies(rows, ax=None, title=None):
     rows : list of dict
         Rows with ``model``, ``params``, ``test_acc`` and ``shifted_acc``
         (lists of shares between 0 and 1, one per seed), as
-        :func:`cnn_course.digits.compare` returns.
+        :func:`cnn_course.experiments.digits.compare` returns.
     ax : matplotlib.axes.Axes, optional
     title : str, optional
 
@@ -296,7 +290,7 @@ def plot_model_accuracies(rows, ax=None, title=None):
     from matplotlib.lines import Line2D
 
     rows = _check_rows(rows, ("model", "params", "test_acc", "shifted_acc"))
-    ax = _axes(ax, figsize=(7, 0.6 * len(rows) + 1.4))
+    ax = _axes(ax, figsize=(6.5, 0.6 * len(rows) + 1.4))
     y = np.arange(len(rows))[::-1]
     means = []
     for yi, row in zip(y, rows, strict=True):
