@@ -39,8 +39,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/book.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check cnn_course tests bench
-	$(BIN)/ruff format --check cnn_course tests bench
+	$(BIN)/ruff check cnn_course tests bench book/_ext
+	$(BIN)/ruff format --check cnn_course tests bench book/_ext
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis
