@@ -211,11 +211,15 @@ def make_cnn(channels: Sequence[int] = (8, 16)):
 def make_gap_cnn(channels: Sequence[int] = (16, 32, 32)):
     """A CNN with a global-average-pooling head, for 1x8x8 inputs.
 
-    Three 3x3 convolutions with padding 1, each followed by ReLU, keep the
-    8x8 size and never skip a position, so a move of the input moves every
-    feature map with it. Global average pooling then averages each map to
-    one number, forgetting where a feature was, and one dense layer gives
-    the ten class scores.
+    Three 3x3 convolutions with padding 1 keep the 8x8 size and never skip
+    a position, so a move of the input moves every feature map with it.
+    Global average pooling then averages each map to one number, forgetting
+    where a feature was, and one dense layer gives the ten class scores.
+
+    The activation is a leaky ReLU (negative values times 0.1 instead of
+    0). With plain ReLU this network trained unreliably: on some seeds whole
+    maps went silent for every input, a state the gradient cannot leave,
+    and test accuracy fell below 80 %.
 
     Parameters
     ----------
@@ -243,7 +247,7 @@ def make_gap_cnn(channels: Sequence[int] = (16, 32, 32)):
     widths = [1] + [check_int(f"channels[{i}]", c, 1) for i, c in enumerate(channels)]
     layers = []
     for c_in, c_out in zip(widths, widths[1:], strict=False):
-        layers += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU()]  # stays 8x8
+        layers += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.LeakyReLU(0.1)]  # 8x8
     return nn.Sequential(
         *layers,
         nn.AdaptiveAvgPool2d(1),  # each map -> its mean
@@ -686,6 +690,13 @@ def settled_claims(results) -> dict[str, bool]:
         ),
         "global average pooling loses less to the move than the CNN": (
             difference(results, gap, cnn, "shift_loss").verdict == "lower"
+        ),
+        "the networks without global average pooling fit 98 % of their "
+        "training set": all(
+            np.mean(row["train_acc"]) > 0.98 for row in results if row["model"] != gap
+        ),
+        "the CNN is not clearly less accurate than the much larger MLP": (
+            difference(results, cnn, "MLP", "test_acc").verdict != "lower"
         ),
         "the MLP has more than five times the CNN's parameters": (
             by_name["MLP"]["params"] > 5 * by_name[cnn]["params"]

@@ -290,7 +290,8 @@ def plot_model_accuracies(rows, ax=None, title=None):
     from matplotlib.lines import Line2D
 
     rows = _check_rows(rows, ("model", "params", "test_acc", "shifted_acc"))
-    ax = _axes(ax, figsize=(6.5, 0.6 * len(rows) + 1.4))
+    # The model names stick out to the left; the saved picture is wider.
+    ax = _axes(ax, figsize=(5.4, 0.6 * len(rows) + 1.4))
     y = np.arange(len(rows))[::-1]
     means = []
     for yi, row in zip(y, rows, strict=True):
