@@ -41,6 +41,7 @@ from .shapes import output_size
 from .tables import Table
 
 __all__ = [
+    "ONE_WEIRD_TRICK_FILTERS",
     "PAPER_LRN",
     "PAPER_REPORTS",
     "VARIANTS",
@@ -50,6 +51,11 @@ __all__ = [
     "split",
     "total_params",
 ]
+
+#: Filters of the five convolutions of the one-GPU network in Krizhevsky's
+#: "One weird trick for parallelizing convolutional neural networks" (2014),
+#: the paper torchvision cites (its footnote 1); torchvision's conv4 has 256.
+ONE_WEIRD_TRICK_FILTERS = (64, 192, 384, 384, 256)
 
 #: The paper's local response normalisation (section 3.3):
 #: ``b = a / (k + alpha * sum of a**2 over n neighbouring channels) ** beta``.

@@ -186,3 +186,20 @@ def test_paper_reports_agree_with_what_can_be_recomputed():
     assert alexnet.PAPER_LRN["n"] * alexnet.PAPER_LRN["alpha"] == pytest.approx(
         alexnet.lrn_torch_arguments()["alpha"]
     )
+
+
+def test_torchvision_differs_from_the_one_weird_trick_paper_only_in_conv4():
+    ours = [
+        r["out_shape"][0]
+        for r in alexnet.layer_table("torchvision")
+        if r["kind"] == "conv"
+    ]
+    differs = [
+        i
+        for i, (a, b) in enumerate(
+            zip(ours, alexnet.ONE_WEIRD_TRICK_FILTERS, strict=True)
+        )
+        if a != b
+    ]
+    assert differs == [3]
+    assert (ours[3], alexnet.ONE_WEIRD_TRICK_FILTERS[3]) == (256, 384)
