@@ -87,6 +87,8 @@ PAPER_REPORTS = {
     # 4.2: dropout probability; dropout roughly doubles the iterations
     # needed to converge.
     "dropout_p": 0.5,
+    # 2: training images of ILSVRC-2010, the paper's data set.
+    "training_images": 1_200_000,
     # 6: top-5 test error in ILSVRC-2012, the winning entry (an ensemble of
     # CNNs) against the second-best entry.
     "ilsvrc2012_top5": 15.3,
