@@ -22,6 +22,7 @@ $(STUDENT_STAMP): requirements-student.txt
 	$(PYTHON) -m venv $(STUDENT_VENV)
 	$(STUDENT_VENV)/bin/pip install --quiet --upgrade pip
 	$(STUDENT_VENV)/bin/pip install --quiet -r requirements-student.txt
+	$(STUDENT_VENV)/bin/pip install --quiet --no-deps -e .
 	touch $(STUDENT_STAMP)
 
 book: $(STAMP)
@@ -50,8 +51,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/grading.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check cnn_course tests bench
-	$(BIN)/ruff format --check cnn_course tests bench
+	$(BIN)/ruff check cnn_course tests bench book/_ext
+	$(BIN)/ruff format --check cnn_course tests bench book/_ext
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

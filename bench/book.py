@@ -12,7 +12,8 @@ run there with the flags of ``make book``:
    reads that page again, myst-nb finds its outputs in the execution cache;
 3. cached, with nothing changed.
 
-Target for the second: under 15 s on a 2-core machine.
+Targets on a 2-core machine: the cold build under 90 s, the second under
+15 s. The sources copied are those a fresh clone has (``git ls-files``).
 """
 
 from __future__ import annotations
@@ -30,11 +31,28 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 FLAGS = ("--warningiserror", "--nitpick", "--keep-going")
 TARGET_S = 15.0
+COLD_TARGET_S = 90.0
 # Everything a build may read; the rest of the repository is left behind.
 IGNORE = shutil.ignore_patterns(
     ".venv", ".venv-student", ".git", "_build", "__pycache__", "*.egg-info",
     ".pytest_cache", ".hypothesis", ".ruff_cache", ".ipynb_checkpoints", "grading-out",
 )  # fmt: skip
+
+
+def copy_sources(destination: Path) -> None:
+    """Copy what a fresh clone holds (``git ls-files``), else all but IGNORE."""
+    try:
+        done = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=REPO, capture_output=True, check=True,
+        )  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        shutil.copytree(REPO, destination, ignore=IGNORE, symlinks=True)
+        return
+    for name in filter(None, done.stdout.decode().split("\0")):
+        if (REPO / name).is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, destination / name)
 
 
 def build(source: Path) -> tuple[float, str]:
@@ -67,7 +85,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="book-bench-") as tmp:
         source = Path(tmp) / "src"
-        shutil.copytree(REPO, source, ignore=IGNORE, symlinks=True)
+        copy_sources(source)
         chapter = source / args.chapter
         if not chapter.is_file():
             sys.exit(f"--chapter: no such file {args.chapter!r} in the book")
@@ -93,12 +111,14 @@ def main() -> None:
         r"([\w/.-]+\.md): Executed notebook in ([\d.]+) seconds", rows[0][2]
     ):
         print(f"  {Path(page).name:<30} {float(secs):6.1f} s")
-    touched = rows[1][1]
-    verdict = "within" if touched < TARGET_S else "OVER"
-    print(
-        f"cached rebuild after touching one chapter: {touched:.1f} s, "
-        f"{verdict} the {TARGET_S:.0f} s target"
-    )
+    cold, touched = rows[0][1], rows[1][1]
+    for label, seconds, target in (
+        ("cold build", cold, COLD_TARGET_S),
+        ("cached rebuild after touching one chapter", touched, TARGET_S),
+    ):
+        verdict = "within" if seconds < target else "OVER"
+        print(f"{label}: {seconds:.1f} s, {verdict} the {target:.0f} s target")
+    print(f"load average while building: {os.getloadavg()[0]:.1f} (2 cores)")
 
 
 if __name__ == "__main__":

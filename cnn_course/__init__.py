@@ -8,9 +8,14 @@ package prints nothing and configures nothing.
 
 from . import alexnet, filters
 from .conv import conv2d, conv2d_naive, correlate2d, correlate2d_naive
-from .params import conv2d_params, count_params, linear_params
+from .params import (
+    conv2d_params,
+    count_params,
+    linear_params,
+    locally_connected_params,
+)
 from .pooling import avg_pool2d, max_pool2d, max_pool2d_naive
-from .shapes import output_size, same_padding
+from .shapes import output_size, receptive_field, same_padding
 from .summary import Summary, summary
 from .tables import Table
 
@@ -27,9 +32,11 @@ __all__ = [
     "count_params",
     "filters",
     "linear_params",
+    "locally_connected_params",
     "max_pool2d",
     "max_pool2d_naive",
     "output_size",
+    "receptive_field",
     "same_padding",
     "summary",
 ]
@@ -39,7 +46,7 @@ __version__ = "0.1.0"
 # Submodules that pull in matplotlib, scikit-learn or grading machinery load
 # on first use (``cc.plotting.show_matrix``), so ``import cnn_course`` stays
 # light and configures nothing.
-_LAZY = ("plotting", "digits", "grading")
+_LAZY = ("plotting", "experiments", "grading")
 
 
 def __getattr__(name):

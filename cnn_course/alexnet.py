@@ -4,14 +4,22 @@ Two variants:
 
 ``"paper"``
     Krizhevsky, Sutskever & Hinton (2012), the network trained on two GPUs:
-    a 227x227 input (the paper says 224, which does not give its 55x55
-    first map), 96/256/384/384/256 channels, local response normalisation,
-    and conv2, conv4 and conv5 split into two groups that each see only
-    the half of the channels on their own GPU.
+    96/256/384/384/256 channels, local response normalisation after conv1
+    and conv2, and conv2, conv4 and conv5 split into two groups that each
+    see only the half of the channels on their own GPU. The paper says its
+    input is 224x224, but its 55x55 first map needs either 227x227 without
+    padding or 224x224 with padding 2; like most reimplementations, this
+    variant takes 227x227. Dropout sits where the paper puts it, on the
+    outputs of fc6 and fc7; the normalisation uses the paper's constants
+    (:data:`PAPER_LRN`), converted to PyTorch's convention.
 ``"torchvision"``
-    ``torchvision.models.alexnet``, the one-GPU variant of Krizhevsky's
-    later "One weird trick" paper: 224x224 input with padding 2 in conv1,
-    64/192/384/256/256 channels, no normalisation and no groups.
+    ``torchvision.models.alexnet``: 224x224 input with padding 2 in conv1,
+    64/192/384/256/256 channels, no normalisation, no groups, an adaptive
+    average pooling to 6x6 before the dense layers, and dropout on the
+    inputs of fc6 and fc7. torchvision cites Krizhevsky's "One weird trick"
+    paper (2014), but its layer sizes come from Soumith Chintala's Torch
+    port of the one-GPU network of Krizhevsky's cuda-convnet2, whose conv4
+    has 256 filters; the paper gives conv4 384 (pytorch/vision#463).
 
 Both end in the same three dense layers 9216 -> 4096 -> 4096 -> 1000.
 
@@ -32,7 +40,60 @@ from .params import conv2d_params, linear_params
 from .shapes import output_size
 from .tables import Table
 
-__all__ = ["VARIANTS", "build", "layer_table", "total_params", "split"]
+__all__ = [
+    "ONE_WEIRD_TRICK_FILTERS",
+    "PAPER_LRN",
+    "PAPER_REPORTS",
+    "VARIANTS",
+    "build",
+    "layer_table",
+    "lrn_torch_arguments",
+    "split",
+    "total_params",
+]
+
+#: Filters of the five convolutions of the one-GPU network in Krizhevsky's
+#: "One weird trick for parallelizing convolutional neural networks" (2014),
+#: the paper torchvision cites (its footnote 1); torchvision's conv4 has 256.
+ONE_WEIRD_TRICK_FILTERS = (64, 192, 384, 384, 256)
+
+#: The paper's local response normalisation (section 3.3):
+#: ``b = a / (k + alpha * sum of a**2 over n neighbouring channels) ** beta``.
+PAPER_LRN = {"n": 5, "k": 2.0, "alpha": 1e-4, "beta": 0.75}
+
+#: What Krizhevsky, Sutskever & Hinton (2012) report, by section: the book
+#: cites these, it cannot recompute them. Error rates in per cent.
+PAPER_REPORTS = {
+    # 3.1: a four-layer CNN reaches 25 % training error on CIFAR-10 this
+    # many times faster with ReLUs than with tanh units.
+    "relu_speedup": 6,
+    "relu_target_error": 25,
+    # 3.2: memory of each of the two GTX 580 GPUs, in GB; what splitting the
+    # network across them gained over a one-GPU net with half the kernels.
+    "gpu_memory_gb": 3,
+    "two_gpu_gain_top1": 1.7,
+    "two_gpu_gain_top5": 1.2,
+    # 3.3: what local response normalisation gained.
+    "lrn_gain_top1": 1.4,
+    "lrn_gain_top5": 1.2,
+    # 3.4: what overlapping pooling (3x3, stride 2) gained over 2x2, stride 2.
+    "overlap_gain_top1": 0.4,
+    "overlap_gain_top5": 0.3,
+    # 4.1: training crops from the 256x256 images, and the factor by which
+    # crops and their mirror images enlarge the training set.
+    "image_side": 256,
+    "crop_side": 224,
+    "augmentation_factor": 2048,
+    # 4.2: dropout probability; dropout roughly doubles the iterations
+    # needed to converge.
+    "dropout_p": 0.5,
+    # 2: training images of ILSVRC-2010, the paper's data set.
+    "training_images": 1_200_000,
+    # 6: top-5 test error in ILSVRC-2012, the winning entry (an ensemble of
+    # CNNs) against the second-best entry.
+    "ilsvrc2012_top5": 15.3,
+    "ilsvrc2012_second_top5": 26.2,
+}
 
 # Each layer as (name, kind, settings). Shapes and counts are derived.
 _SPECS = {
@@ -189,6 +250,27 @@ def split(variant: str = "paper") -> dict:
     }
 
 
+def lrn_torch_arguments(lrn: dict = PAPER_LRN) -> dict:
+    """The paper's normalisation constants as ``nn.LocalResponseNorm`` takes them.
+
+    PyTorch computes ``b = a / (k + alpha / n * sum of a**2) ** beta``: it
+    divides its ``alpha`` by the window ``n``, the paper does not. So the
+    paper's alpha becomes ``n * alpha`` in PyTorch.
+
+    Examples
+    --------
+    >>> args = lrn_torch_arguments()
+    >>> args["size"], round(args["alpha"], 6), args["beta"], args["k"]  # 5 * 1e-4
+    (5, 0.0005, 0.75, 2.0)
+    """
+    return {
+        "size": lrn["n"],
+        "alpha": lrn["n"] * lrn["alpha"],
+        "beta": lrn["beta"],
+        "k": lrn["k"],
+    }
+
+
 def build(variant: str = "paper"):
     """A ``torch.nn.Module`` of the variant, modules named as in the table.
 
@@ -221,8 +303,7 @@ def build(variant: str = "paper"):
             modules[f"relu{index}"] = nn.ReLU(inplace=True)
             channels = cfg["out"]
         elif kind == "lrn":
-            # The paper's constants: n=5, alpha=1e-4, beta=0.75, k=2.
-            modules[name] = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)
+            modules[name] = nn.LocalResponseNorm(**lrn_torch_arguments())
         elif kind == "maxpool":
             modules[name] = nn.MaxPool2d(cfg["k"], cfg["s"])
         elif kind == "adaptive_avgpool":
@@ -231,10 +312,15 @@ def build(variant: str = "paper"):
             modules[name] = nn.Flatten()
             features = rows[name]["out_shape"][0]
         elif kind == "linear":
-            if name != "fc8":
-                modules[f"drop{index}"] = nn.Dropout(0.5)
+            hidden = name != "fc8"
+            if hidden and variant == "torchvision":
+                # torchvision drops the inputs of fc6 and fc7 ...
+                modules[f"drop{int(index) - 1}"] = nn.Dropout(0.5)
             modules[name] = nn.Linear(features, cfg["out"])
-            if name != "fc8":
+            if hidden:
                 modules[f"relu{index}"] = nn.ReLU(inplace=True)
+            if hidden and variant == "paper":
+                # ... the paper the outputs of fc6 and fc7 (section 4.2).
+                modules[f"drop{index}"] = nn.Dropout(PAPER_REPORTS["dropout_p"])
             features = cfg["out"]
     return nn.Sequential(modules)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ._checks import _describe, check_bool, check_int, check_pair
 
-__all__ = ["conv2d_params", "linear_params", "count_params"]
+__all__ = ["conv2d_params", "linear_params", "locally_connected_params", "count_params"]
 
 
 def conv2d_params(
@@ -80,6 +80,52 @@ def linear_params(in_features: int, out_features: int, bias: bool = True) -> int
     f_out = check_int("out_features", out_features, 1)
     bias = check_bool("bias", bias)
     return f_in * f_out + (f_out if bias else 0)
+
+
+def locally_connected_params(
+    in_channels: int,
+    out_channels: int,
+    kernel_size,
+    output_size,
+    bias: bool = True,
+) -> int:
+    """Parameters of a convolution-shaped layer that shares no weights.
+
+    A locally connected layer looks at the same windows as a convolution,
+    but every output position has filters of its own: ``oh * ow`` times the
+    convolution's weights, and one bias per output value.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size : int or (int, int)
+    output_size : int or (int, int)
+        ``(oh, ow)``, the size of each output map (``output_size`` of the
+        convolution with the same kernel, stride and padding).
+    bias : bool, default True
+        One learned bias per output value, ``oh * ow * C_out`` in all.
+
+    Returns
+    -------
+    int
+        ``oh * ow * (kh * kw * C_in * C_out + (C_out if bias else 0))``.
+
+    Examples
+    --------
+    A 3x3 layer from 1 to 8 channels on an 8x8 map padded to stay 8x8:
+    64 positions, each with 8 filters of 9 weights and 8 biases.
+
+    >>> locally_connected_params(1, 8, 3, 8)
+    5120
+    >>> 64 * conv2d_params(1, 8, 3)
+    5120
+    """
+    c_in = check_int("in_channels", in_channels, 1)
+    c_out = check_int("out_channels", out_channels, 1)
+    kh, kw = check_pair("kernel_size", kernel_size, 1)
+    oh, ow = check_pair("output_size", output_size, 1)
+    bias = check_bool("bias", bias)
+    return oh * ow * (kh * kw * c_in * c_out + (c_out if bias else 0))
 
 
 def count_params(module) -> int:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from ._checks import check_bool, check_int
+from ._checks import _describe, check_bool, check_int
+from .tables import Table
 
-__all__ = ["output_size", "same_padding"]
+__all__ = ["output_size", "receptive_field", "same_padding"]
 
 
 def output_size(
@@ -113,3 +114,115 @@ def same_padding(kernel_size: int, dilation: int = 1) -> tuple[int, int]:
     d = check_int("dilation", dilation, 1)
     total = d * (k - 1)
     return total // 2, total - total // 2
+
+
+#: Layers that :func:`receptive_field` reads from a model; every other leaf
+#: module (ReLU, Flatten, ...) keeps the field as it is.
+_WINDOW_LAYERS = ("Conv2d", "MaxPool2d", "AvgPool2d")
+
+
+def _first(value):
+    return value[0] if isinstance(value, (tuple, list)) else value
+
+
+def _layers_of(model):
+    """(name, kernel, stride, dilation) of each window layer of a torch model."""
+    rows = []
+    for name, module in model.named_modules():
+        kind = type(module).__name__
+        if kind not in _WINDOW_LAYERS:
+            if kind.startswith("Adaptive") or kind == "Linear":
+                break  # the field is the whole input from here on
+            continue
+        stride = _first(module.stride) if module.stride is not None else None
+        rows.append(
+            (
+                f"{name} ({kind})" if name.isdigit() else name or kind,
+                _first(module.kernel_size),
+                stride or _first(module.kernel_size),
+                _first(getattr(module, "dilation", 1)),
+            )
+        )
+    return rows
+
+
+def receptive_field(layers) -> Table:
+    """How much of the input each layer's units see, layer by layer.
+
+    A unit of a layer depends on a window of the layer below; that window's
+    units depend on windows of the layer below them, and so on down to the
+    input. Along one axis, with ``r`` the field and ``j`` the distance in
+    input pixels between neighbouring units (the product of the strides so
+    far), a layer with kernel ``k``, stride ``s`` and dilation ``d`` gives
+
+    ``r_new = r + d * (k - 1) * j``  and  ``j_new = j * s``,
+
+    starting from ``r = j = 1`` at the input. Padding moves the field but
+    does not change its size.
+
+    Parameters
+    ----------
+    layers : torch.nn.Module or sequence
+        A model, whose ``Conv2d``, ``MaxPool2d`` and ``AvgPool2d`` modules
+        are read in order (up to the first dense or adaptive layer), or a
+        sequence of ``(kernel_size, stride)`` or ``(kernel_size, stride,
+        dilation)`` tuples, square kernels only.
+
+    Returns
+    -------
+    Table
+        One row per layer: ``layer``, ``kernel``, ``stride``, ``dilation``,
+        ``field`` (``r``, the side of the square of input pixels one unit
+        sees) and ``jump`` (``j``).
+
+    Examples
+    --------
+    Three 3x3 convolutions see 7x7, as one 7x7 convolution does:
+
+    >>> [row["field"] for row in receptive_field([(3, 1)] * 3)]
+    [3, 5, 7]
+
+    A 2x2 pooling at stride 2 doubles the step of everything above it:
+
+    >>> [row["field"] for row in receptive_field([(3, 1), (2, 2), (3, 1)])]
+    [3, 4, 8]
+    """
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        torch = None
+    if torch is not None and isinstance(layers, torch.nn.Module):
+        specs = _layers_of(layers)
+    elif isinstance(layers, (list, tuple)):
+        specs = []
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, (list, tuple)) or len(layer) not in (2, 3):
+                raise TypeError(
+                    f"`layers[{i}]` must be (kernel_size, stride) or "
+                    f"(kernel_size, stride, dilation), got {_describe(layer)}"
+                )
+            k = check_int(f"layers[{i}] kernel_size", layer[0], 1)
+            s = check_int(f"layers[{i}] stride", layer[1], 1)
+            d = (
+                check_int(f"layers[{i}] dilation", layer[2], 1)
+                if len(layer) == 3
+                else 1
+            )
+            specs.append((f"layer {i + 1}", k, s, d))
+    else:
+        raise TypeError(
+            "`layers` must be a torch.nn.Module or a list of (kernel_size, "
+            f"stride) tuples, got {_describe(layers)}"
+        )
+    rows = []
+    field, jump = 1, 1
+    for name, k, s, d in specs:
+        field += d * (k - 1) * jump
+        jump *= s
+        rows.append(
+            {"layer": name, "kernel": k, "stride": s, "dilation": d,
+             "field": field, "jump": jump}
+        )  # fmt: skip
+    return Table(
+        rows, columns=["layer", "kernel", "stride", "dilation", "field", "jump"]
+    )

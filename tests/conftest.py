@@ -1,8 +1,10 @@
 """Fixtures shared between test modules.
 
 The book: ``book_build`` builds the site once per test session, with the flags
-of ``make book``, from a snapshot of the sources into a temporary folder, so
-that tests never touch the developer's ``_build`` or its execution cache. Both
+of ``make book``, from a snapshot of the files a fresh clone would have
+(``git ls-files``) in a temporary folder, so that tests never touch the
+developer's ``_build`` or its execution cache, and a file that is not in git
+breaks the test as it would break a fresh clone. Both
 ``test_book.py`` and ``test_browser.py`` use it; a fresh clone needs nothing
 built beforehand.
 """
@@ -133,13 +135,41 @@ def html_pages(html: Path) -> list[Path]:
     return sorted(p for p in html.rglob("*.html") if "_static" not in p.parts)
 
 
+def _files_a_clone_has() -> list[str] | None:
+    """The repository's files as a fresh clone would have them, or None.
+
+    ``git ls-files`` lists the tracked files and the untracked ones git does
+    not ignore: a build from these finds no execution cache, no _build, no
+    egg-info, nothing a developer's machine has and a fresh clone lacks.
+    """
+    try:
+        done = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=REPO, capture_output=True, check=True,
+        )  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return [name for name in done.stdout.decode().split("\0") if name]
+
+
 def snapshot_sources(destination: Path) -> Path:
-    """Copy what a book build may read (not .venv, .git or _build)."""
-    ignore = shutil.ignore_patterns(
-        ".venv", ".venv-student", ".git", "_build", "__pycache__", "*.egg-info", ".pytest_cache",
-        ".hypothesis", ".ruff_cache", ".ipynb_checkpoints", "grading-out",
-    )  # fmt: skip
-    shutil.copytree(REPO, destination, ignore=ignore, symlinks=True)
+    """Copy what a fresh clone of the repository holds (its working-tree
+    contents), or, outside git, everything but .venv, .git and _build."""
+    files = _files_a_clone_has()
+    if files is None:
+        ignore = shutil.ignore_patterns(
+            ".venv", ".venv-student", ".git", "_build", "__pycache__", "*.egg-info", ".pytest_cache",
+            ".hypothesis", ".ruff_cache", ".ipynb_checkpoints", "grading-out",
+        )  # fmt: skip
+        shutil.copytree(REPO, destination, ignore=ignore, symlinks=True)
+        return destination
+    for name in files:
+        source = REPO / name
+        if not source.is_file():  # deleted in the working tree, not yet in git
+            continue
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target, follow_symlinks=False)
     return destination
 
 

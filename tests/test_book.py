@@ -396,6 +396,7 @@ def small_book(root: Path, page: str) -> Path:
     root.mkdir(parents=True)
     shutil.copy(REPO / "_config.yml", root / "_config.yml")
     shutil.copytree(REPO / "book" / "_static", root / "book" / "_static")
+    shutil.copytree(REPO / "book" / "_ext", root / "book" / "_ext")
     (root / "_toc.yml").write_text(
         "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/page\n",
         encoding="utf-8",
@@ -448,3 +449,230 @@ def test_download_role_publishes_an_exercise_notebook(tmp_path: Path):
     assert copied.read_bytes() == notebook.read_bytes()
     # The notebook is published as a file, never built as a page.
     assert not list(build.html.rglob("exercises/**/*.html"))
+
+
+# --- what every chapter has, in its source ---------------------------------
+
+CHAPTERS = [REPO / "book" / f"{name}.md" for name in ASSIGNMENTS]
+ROLE = re.compile(r"\{(term|ko)\}`([^`]+)`")
+CODE_CELL = re.compile(r"```\{code-cell\}[^\n]*\n(.*?)```", re.S)
+
+
+def _role_target(text: str) -> str:
+    match = re.search(r"<([^>]+)>\s*$", text)
+    return (match.group(1) if match else text).strip().lower()
+
+
+def _glossary_entries() -> list[dict]:
+    """English and Korean terms of each glossary entry, read from the page."""
+    text = (REPO / "book" / "glossary.md").read_text(encoding="utf-8")
+    block = re.search(r"^:::\{glossary\}\n(.*?)^:::", text, re.M | re.S).group(1)
+    entries, terms = [], []
+    for line in block.splitlines():
+        if line.strip() and not line[0].isspace():
+            terms.append(line.strip())
+        elif line.strip() and terms:
+            entries.append(
+                {
+                    "english": [t.lower() for t in terms if not HANGUL.search(t)],
+                    "korean": [t.replace("`", "") for t in terms if HANGUL.search(t)],
+                }
+            )
+            terms = []
+    return entries
+
+
+def test_each_chapter_gives_the_korean_term_where_it_first_links_a_term():
+    """Check the first {term} or {ko} of each glossary term in a chapter is {ko}."""
+    english = {t for entry in _glossary_entries() for t in entry["english"]}
+    problems = []
+    for chapter in [*CHAPTERS, REPO / "book" / "arithmetic.md"]:
+        seen = set()
+        text = chapter.read_text(encoding="utf-8")
+        for role, content in ROLE.findall(text):
+            target = _role_target(content)
+            assert target in english, f"{chapter.name}: {target!r} not in the glossary"
+            if target not in seen and role != "ko":
+                problems.append(f"{chapter.name}: first use of {target!r} is {{term}}")
+            seen.add(target)
+        if len(seen) < (2 if chapter.name == "arithmetic.md" else 5):
+            problems.append(f"{chapter.name}: only {len(seen)} glossary terms linked")
+    assert not problems, "\n".join(problems)
+
+
+def test_glossary_has_the_terms_korean_readers_search_for():
+    """Check the variants and terms issue 9 asked for, and its three fixes."""
+    entries = _glossary_entries()
+    korean = {t for entry in entries for t in entry["korean"]}
+    wanted = {
+        "특성 맵", "피처 맵", "합성곱 층", "밀집층", "가중치 공유", "수용장",
+        "확장 합성곱", "아트러스 합성곱", "전치 합성곱", "전역 평균 풀링",
+        "드롭아웃", "소프트맥스", "평탄화", "국소 응답 정규화", "이동 불변성",
+        "이동 등변성", "아키텍처",
+    }  # fmt: skip
+    assert wanted <= korean, wanted - korean
+    by_english = {e: entry for entry in entries for e in entry["english"]}
+    # The headword is the layer, "groups" its PyTorch argument.
+    assert by_english["groups"]["english"][0] == "grouped convolution"
+    assert "그룹 합성곱" in by_english["grouped convolution"]["korean"]
+    # Korean documents keep the option's name; no coined translation.
+    assert all("ceil_mode" in k for k in by_english["ceil mode"]["korean"])
+    assert "올림 모드" not in (REPO / "book" / "glossary.md").read_text(
+        encoding="utf-8"
+    )
+    # Filter and kernel are two entries: a filter stacks one kernel per channel.
+    assert by_english["filter"] is not by_english["kernel"]
+
+
+def test_every_chapter_ends_with_its_exercise_and_the_set_up_box():
+    """Check the last section of every chapter is its Exercise, in one shape."""
+    for chapter, name in zip(CHAPTERS, ASSIGNMENTS, strict=True):
+        text = chapter.read_text(encoding="utf-8")
+        sections = re.findall(r"^## (.+)$", text, re.M)
+        assert sections[-2:] == ["Check yourself", "Exercise"], (chapter.name, sections)
+        exercise = text[text.rindex("\n## Exercise") :]
+        assert f"<../exercises/{name}/{name}.ipynb>" in exercise, chapter.name
+        assert re.search(r":::\{course-setup\}\n:short:\n:::", exercise), chapter.name
+        assert text.count("../exercises/") == 1, f"{chapter.name} links it twice"
+
+
+def test_no_chapter_shows_its_set_up_plumbing():
+    """Check glue, display helpers and rcParams live only in removed cells."""
+    plumbing = re.compile(r"myst_nb|from IPython|rcParams|\bglue\(")
+    for page in [*CHAPTERS, REPO / "book" / "arithmetic.md"]:
+        text = page.read_text(encoding="utf-8")
+        for cell in CODE_CELL.findall(text):
+            if plumbing.search(cell):
+                assert re.match(r":tags: \[remove-(cell|input)\]", cell), (
+                    f"{page.name} shows set-up plumbing:\n{cell[:300]}"
+                )
+
+
+def test_the_repository_address_is_written_once_in_config():
+    """Check the URL lives in _config.yml only; pages render it from there."""
+    config = yaml.safe_load((REPO / "_config.yml").read_text(encoding="utf-8"))
+    url = config["repository"]["url"]
+    assert url.startswith("https://")
+    host_path = urlsplit(url).netloc + urlsplit(url).path
+    typed = []
+    for path in REPO.rglob("*"):
+        if any(part in {".git", ".venv", "_build"} for part in path.parts):
+            continue
+        if path.suffix in {".md", ".py", ".txt", ".toml", ".ipynb", ".cfg", ".yml"}:
+            if path.name != "_config.yml" and host_path in path.read_text(
+                encoding="utf-8", errors="replace"
+            ):
+                typed.append(str(path.relative_to(REPO)))
+    assert not typed, f"the repository address is typed in: {typed}"
+
+
+def test_student_requirements_pin_what_requirements_txt_pins_and_no_tools():
+    """Check requirements-student.txt: same pins, nothing for the book or tests."""
+
+    def pins(name):
+        text = (REPO / name).read_text(encoding="utf-8")
+        return dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", text, re.M))
+
+    student, full = pins("requirements-student.txt"), pins("requirements.txt")
+    assert {k: full.get(k) for k in student} == student
+    wanted = {
+        "torch",
+        "numpy",
+        "matplotlib",
+        "scipy",
+        "scikit-learn",
+        "jupyterlab",
+        "nbgrader",
+    }
+    assert set(student) == wanted
+    text = (REPO / "requirements-student.txt").read_text(encoding="utf-8").lower()
+    for tool in ("jupyter-book", "playwright", "ruff", "pytest", "hypothesis"):
+        assert not re.search(rf"^{tool}\b", text, re.M), tool
+
+
+# --- the set-up road, in the built site -------------------------------------
+
+
+def _published(build: BookBuild, page: Path, href: str) -> Path:
+    return (page.parent / unquote(urlsplit(href).path)).resolve()
+
+
+@pytest.mark.slow
+def test_intro_set_up_names_the_repository_and_publishes_the_wheel(book_build):
+    """Check the Set up section: the address from _config.yml, both files."""
+    import tomllib
+    import zipfile
+
+    require_built(book_build)
+    config = yaml.safe_load((REPO / "_config.yml").read_text(encoding="utf-8"))
+    intro = book_build.html / "book" / "intro.html"
+    section = soup(intro).select_one("section#set-up")
+    assert section is not None, "the intro has no Set up section"
+    hrefs = [a["href"] for a in section.select("a[href]")]
+    assert config["repository"]["url"] in hrefs
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    wheel_name = f"cnn_course-{version}-py3-none-any.whl"
+    wheel = [h for h in hrefs if h.endswith(".whl")]
+    assert [Path(urlsplit(h).path).name for h in wheel] == [wheel_name]
+    wheel_file = _published(book_build, intro, wheel[0])
+    with zipfile.ZipFile(wheel_file) as archive:
+        names = archive.namelist()
+    assert "cnn_course/__init__.py" in names and "cnn_course/grading.py" in names
+    assert "cnn_course/experiments/digits.py" in names
+    assert not [n for n in names if n.startswith(("tests/", "book/", "solutions/"))]
+    requirements = [h for h in hrefs if h.endswith("requirements-student.txt")]
+    assert len(requirements) == 1
+    published = _published(book_build, intro, requirements[0])
+    assert published.read_bytes() == (REPO / "requirements-student.txt").read_bytes()
+    commands = section.get_text()
+    assert f"pip install -r requirements-student.txt {wheel_name}" in commands
+
+
+@pytest.mark.slow
+def test_each_chapters_exercise_section_says_how_to_get_the_course(book_build):
+    """Check the box in every Exercise section: repository, files, command."""
+    require_built(book_build)
+    config = yaml.safe_load((REPO / "_config.yml").read_text(encoding="utf-8"))
+    for name in ASSIGNMENTS:
+        page = book_build.html / "book" / f"{name}.html"
+        section = soup(page).select_one("section#exercise")
+        assert section is not None, name
+        box = section.select_one(".course-setup")
+        assert box is not None, f"{name}: no set-up box"
+        hrefs = [a["href"] for a in box.select("a[href]")]
+        assert config["repository"]["url"] in hrefs, name
+        for suffix in (".whl", "requirements-student.txt"):
+            (href,) = [h for h in hrefs if h.endswith(suffix)]
+            assert _published(book_build, page, href).is_file(), (name, href)
+        assert box.select('a[href$="intro.html#set-up"]'), f"{name}: no link to Set up"
+
+
+@pytest.mark.slow
+def test_korean_terms_in_the_pages_are_the_glossarys(book_build):
+    """Check each Korean term shown beside a link is one of its entry's."""
+    require_built(book_build)
+    glossary = soup(book_build.html / "book" / "glossary.html")
+    korean_of = {}
+    for dl in glossary.select("dl.glossary"):
+        group = []
+        for child in dl.find_all(["dt", "dd"], recursive=False):
+            if child.name == "dt":
+                group.append(child)
+            else:
+                texts = [
+                    dt.get_text(" ", strip=True).rstrip("#").strip() for dt in group
+                ]
+                for dt in group:
+                    korean_of[dt["id"]] = {t for t in texts if HANGUL.search(t)}
+                group = []
+    checked = 0
+    for name in [*ASSIGNMENTS, "arithmetic"]:
+        page = soup(book_build.html / "book" / f"{name}.html")
+        for span in page.select("span.ko-term"):
+            link = span.find_previous_sibling("a")
+            assert link is not None and "glossary.html#" in link["href"], name
+            anchor = link["href"].split("#", 1)[1]
+            shown = span.get_text().strip()[1:-1]
+            assert shown in korean_of[anchor], (name, anchor, shown)
+            checked += 1
+    assert checked >= 60, checked

@@ -16,9 +16,22 @@ Each page gets a fresh browser context, as a first visit would. On each page:
   one, to an existing anchor (``id`` or ``name``) in that file. Links to
   other hosts are not followed (see test_book.py).
 
-A full-page screenshot of each page is saved into ``_build/screenshots`` (or
-``$BOOK_SCREENSHOTS``); the folder is printed at the end of the run. Where no
-Chromium is installed the tests are skipped with a reason saying so.
+Each page is opened at two widths, a phone's (390 px) and a desktop's
+(1280 px), and at both:
+
+- the page does not scroll sideways;
+- a display equation, table or code block wider than its column scrolls in
+  its own box, and never reaches past the window's edge;
+- every figure is shown at least at :data:`MIN_FIGURE_SCALE` of its own
+  size, so that its text, set at :data:`MIN_FIGURE_FONT_PT` or more
+  (tests/test_plotting.py checks the course's figures), stays readable;
+- every button of an animation lies inside the window and is not hidden by
+  a box it overflows.
+
+A full-page screenshot of each page at each width is saved into
+``_build/screenshots`` (or ``$BOOK_SCREENSHOTS``); the folder is printed at
+the end of the run. Where no Chromium is installed the tests are skipped
+with a reason saying so.
 """
 
 from __future__ import annotations
@@ -62,6 +75,59 @@ needs_chromium = pytest.mark.skipif(
 )
 SCREENSHOTS = Path(os.environ.get("BOOK_SCREENSHOTS", REPO / "_build" / "screenshots"))
 PAGES = sorted(GENERATED_PAGES) + toc_files()
+#: A phone (an iPhone 12 to 15 is 390 CSS pixels wide) and a desktop.
+WIDTHS = (390, 1280)
+#: Figures are rendered at this resolution (``figure.dpi`` in the chapters)...
+FIGURE_DPI = 110
+#: ... with no text smaller than this ...
+MIN_FIGURE_FONT_PT = 9
+#: ... and may be shrunk to this share of their size, no more: the smallest
+#: figure text is then 9 pt * 110 / 72 * 0.5 = 6.9 CSS pixels on a phone.
+MIN_FIGURE_SCALE = 0.5
+
+# Runs in the page: what would make it hard to read at this width.
+LAYOUT_REPORT = """(minScale) => {
+  const problems = [];
+  const width = document.documentElement.clientWidth;
+  const doc = document.documentElement;
+  if (doc.scrollWidth > width + 1)
+    problems.push(`the page scrolls sideways: ${doc.scrollWidth} px in a ${width} px window`);
+  const scrolls = el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+  const scrollsWithin = el => {
+    for (let a = el; a && a !== document.body; a = a.parentElement)
+      if (scrolls(a) && a.getBoundingClientRect().right <= width + 1) return true;
+    return false;
+  };
+  const wide = '.bd-article mjx-container[display="true"], .bd-article table, '
+             + '.bd-article pre, .bd-article div.math';
+  for (const el of document.querySelectorAll(wide)) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0) continue;
+    const tooWide = el.scrollWidth > el.clientWidth + 1 || r.right > width + 1;
+    if (tooWide && !scrollsWithin(el))
+      problems.push(`${el.tagName.toLowerCase()} ${Math.round(r.width)} px wide does not scroll in its own box: `
+                    + el.textContent.trim().slice(0, 60));
+  }
+  for (const img of document.querySelectorAll('.bd-article img')) {
+    if (!img.naturalWidth || img.closest('.animation')) continue;
+    const scale = img.getBoundingClientRect().width / img.naturalWidth;
+    if (scale < minScale)
+      problems.push(`figure shrunk to ${scale.toFixed(2)} of its size: ${img.src.slice(-60)}`);
+  }
+  for (const anim of document.querySelectorAll('.bd-article div.animation')) {
+    const box = anim.closest('div.cell_output') || anim;
+    const outer = box.getBoundingClientRect();
+    for (const button of anim.querySelectorAll('button')) {
+      const r = button.getBoundingClientRect();
+      if (r.width === 0 || r.left < outer.left - 1 || r.right > Math.min(outer.right, width) + 1)
+        problems.push(`animation button cut off: ${button.title || button.textContent}`);
+    }
+    const frame = anim.querySelector('img');
+    if (frame && frame.getBoundingClientRect().right > Math.min(outer.right, width) + 1)
+      problems.push('animation frame wider than its column');
+  }
+  return problems;
+}"""
 
 # Runs in the page: waits for MathJax, then reports on the math.
 MATH_REPORT = """async () => {
@@ -177,9 +243,11 @@ def test_every_built_page_is_checked(book_build: BookBuild):
 
 
 @needs_chromium
+@pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("name", PAGES)
-def test_page_works_offline(name, site, browser, screenshots, book_build):
-    """Open one page and check console, requests, images, math and links."""
+def test_page_works_offline(name, width, site, browser, screenshots, book_build):
+    """Open one page at one width; check console, requests, images, math,
+    links and layout."""
     problems: list[str] = []
     off_site: list[str] = []
 
@@ -192,7 +260,7 @@ def test_page_works_offline(name, site, browser, screenshots, book_build):
             route.abort()
 
     context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, service_workers="block"
+        viewport={"width": width, "height": 900}, service_workers="block"
     )
     try:
         context.route("**/*", route)
@@ -232,13 +300,15 @@ def test_page_works_offline(name, site, browser, screenshots, book_build):
             f"broken link: {b}"
             for b in broken_internal_links(links, site, book_build.html)
         ]
-        shot = screenshots / f"{name.replace('/', '__')}.png"
+        if name != "index":
+            problems += page.evaluate(LAYOUT_REPORT, MIN_FIGURE_SCALE)
+        shot = screenshots / f"{name.replace('/', '__')}-{width}.png"
         page.screenshot(path=str(shot), full_page=True)
     finally:
         context.close()
 
     problems += [f"request to another host (blocked): {u}" for u in off_site]
-    assert not problems, f"{name}:\n" + "\n".join(problems)
+    assert not problems, f"{name} at {width} px:\n" + "\n".join(problems)
 
 
 @needs_chromium

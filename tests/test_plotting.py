@@ -10,6 +10,55 @@ import pytest  # noqa: E402
 import cnn_course as cc  # noqa: E402
 from cnn_course import plotting  # noqa: E402
 
+# ---------------------------------------------------------------- the package
+
+#: Every name ``cc.plotting`` offered before it became a package by chapter.
+NAMES_BEFORE_THE_SPLIT = [
+    "show_image", "show_matrix", "animate_correlation", "plot_coverage",
+    "plot_output_sizes", "plot_layer_params", "plot_param_split",
+    "animation_html", "show_stamp", "show_kernel", "filter_gallery",
+    "draw_architecture", "draw_conv_layer", "plot_model_accuracies",
+    "show_channel_sum", "show_feature_maps", "show_pooling",
+]  # fmt: skip
+
+
+def _public_functions(module):
+    import inspect
+
+    return {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and inspect.isfunction(value)
+        and value.__module__ == module.__name__
+    }
+
+
+def test_plotting_all_lists_every_public_function_of_every_module():
+    import importlib
+    import pkgutil
+
+    modules = [
+        importlib.import_module(f"cnn_course.plotting.{info.name}")
+        for info in pkgutil.iter_modules(plotting.__path__)
+        if not info.name.startswith("_")
+    ]
+    assert len(modules) >= 6, [m.__name__ for m in modules]
+    defined = set()
+    for module in modules:
+        public = _public_functions(module)
+        assert sorted(module.__all__) == sorted(public), module.__name__
+        defined |= public
+    assert sorted(plotting.__all__) == sorted(defined)
+    for name in plotting.__all__:
+        assert callable(getattr(plotting, name)), name
+
+
+def test_every_name_from_before_the_split_still_works_as_cc_plotting_name():
+    for name in NAMES_BEFORE_THE_SPLIT:
+        assert name in plotting.__all__, name
+        assert callable(getattr(cc.plotting, name)), name
+
 
 def test_show_matrix_writes_every_value_in_its_cell():
     m = np.array([[1, 2], [3, 40]])
@@ -323,9 +372,12 @@ def test_draw_architecture_boxes_every_layer_with_its_parameters():
     texts = [t.get_text() for t in ax.texts]
     for module in net:
         n = sum(p.numel() for p in module.parameters())
-        assert (f"{n:,}\nparams" if n else "no\nparams") in texts
+        assert (f"{n:,} params" if n else "no params") in texts
     assert "4×3×3" in texts and "36" in texts  # pooled 6x6 -> 3x3, flattened
-    assert "feature extraction" in texts and "decision" in texts
+    assert "feature\nextraction" in texts and "decision" in texts
+    # Top to bottom, in the order of the layers.
+    tops = [patch.get_y() for patch in ax.patches]
+    assert tops == sorted(tops, reverse=True)
 
 
 def test_draw_architecture_names_rows_without_the_needed_keys():
@@ -381,3 +433,106 @@ def test_animation_html_embeds_every_frame_and_links_nothing_off_site():
 def test_animation_html_names_a_wrong_argument():
     with pytest.raises(TypeError, match="`anim`"):
         plotting.animation_html("<html>")
+
+
+# ------------------------------------------------- readable on a phone
+
+#: The smallest text the course's figures may use, in points; the browser
+#: test (tests/test_browser.py) relies on it.
+MIN_FONT_PT = 9
+#: The widest a figure may be, in inches: at the book's 110 dpi a figure
+#: this wide is shown at half its size or more on a 390 px phone screen.
+MAX_WIDTH_IN = 6.5
+
+
+def _figure_calls():
+    """A call drawing each figure function's figure, by name (drawn on demand)."""
+    from cnn_course.experiments import digits
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 5, size=(5, 5)).astype(float)
+    kernel = np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])
+    paper = cc.alexnet.layer_table("paper")
+    rows = [
+        {
+            "model": "CNN, global average pooling",
+            "params": 10,
+            "test_acc": [0.9, 0.95],
+            "shifted_acc": [0.5, 0.6],
+        },
+        {
+            "model": "MLP, same budget",
+            "params": 20,
+            "test_acc": [0.9, 0.92],
+            "shifted_acc": [0.4, 0.5],
+        },
+    ]
+    summary = cc.summary(digits.make_cnn(), (1, 1, 8, 8))
+
+    def animation_figure():
+        anim = plotting.animate_correlation(image, kernel)
+        plotting.animation_html(anim)  # renders every frame, as the book does
+        return anim._fig
+
+    return {
+        "show_matrix": lambda: plotting.show_matrix(image),
+        "show_stamp": lambda: plotting.show_stamp(image, kernel, 0, 0),
+        "animate_correlation": animation_figure,
+        "show_image": lambda: plotting.show_image(image, title="image"),
+        "show_kernel": lambda: plotting.show_kernel(cc.filters.box_blur, title="box"),
+        "filter_gallery": lambda: plotting.filter_gallery(
+            rng.random((12, 12)), cc.filters.KERNELS
+        ),
+        "show_channel_sum": lambda: plotting.show_channel_sum(
+            rng.integers(0, 3, (3, 4, 4)).astype(float),
+            rng.integers(-1, 2, (3, 2, 2)).astype(float),
+            bias=1.0,
+        ),
+        "draw_conv_layer": lambda: plotting.draw_conv_layer(
+            in_channels=3, out_channels=4, kernel_size=3, size=6
+        ),
+        "plot_coverage": lambda: plotting.plot_coverage(6, 3, stride=2, title="6"),
+        "plot_output_sizes": lambda: plotting.plot_output_sizes(3, 2, 16),
+        "show_pooling": lambda: plotting.show_pooling(image[:4, :4], kernel_size=2),
+        "draw_architecture": lambda: plotting.draw_architecture(summary.rows),
+        "show_feature_maps": lambda: plotting.show_feature_maps(
+            rng.random((8, 8, 8)), ncols=4
+        ),
+        "plot_model_accuracies": lambda: plotting.plot_model_accuracies(rows),
+        "plot_layer_params": lambda: plotting.plot_layer_params(paper, title="paper"),
+        "plot_param_split": lambda: plotting.plot_param_split(
+            {v: cc.alexnet.split(v) for v in cc.alexnet.VARIANTS}, title="split"
+        ),
+    }
+
+
+FIGURE_FUNCTIONS = sorted(set(plotting.__all__) - {"animation_html"})
+
+
+def test_every_figure_function_is_covered_by_the_readability_check():
+    assert sorted(_figure_calls()) == FIGURE_FUNCTIONS
+
+
+@pytest.mark.parametrize("name", FIGURE_FUNCTIONS)
+def test_figures_use_no_text_below_9_pt_and_fit_a_phone(name):
+    from matplotlib.text import Text
+
+    drawn = _figure_calls()[name]()
+    fig = getattr(drawn, "figure", drawn)
+    fig.canvas.draw()
+    small = [
+        (t.get_text(), t.get_fontsize())
+        for t in fig.findobj(Text)
+        if t.get_visible() and t.get_text().strip() and t.get_fontsize() < MIN_FONT_PT
+    ]
+    assert not small, f"{name}: text below {MIN_FONT_PT} pt: {small[:5]}"
+    # As the book saves it: 110 dpi, cropped to what was drawn (labels that
+    # stick out of the axes make the picture wider than the figure).
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    width = Image.open(buffer).size[0] / 110
+    assert width <= MAX_WIDTH_IN, f"{name}: {width:.2f} in wide as saved"

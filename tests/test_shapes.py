@@ -120,3 +120,89 @@ def test_numpy_integers_are_accepted():
     import numpy as np
 
     assert cc.output_size(np.int64(8), np.int32(3)) == 6
+
+
+# ---------------------------------------------------------------- receptive field
+
+
+def _torch_field(layers, n=64):
+    """Side of the input square that one output unit depends on, by autograd.
+
+    Convolutions get all-one weights and no bias, poolings average (a max
+    pool has the same windows but sends its gradient to one input), so the
+    gradient of the centre unit is positive exactly on its field.
+    """
+    modules = []
+    for k, s, d in layers:
+        if s == 1 or d > 1:
+            conv = torch.nn.Conv2d(1, 1, k, stride=s, dilation=d, bias=False)
+            torch.nn.init.ones_(conv.weight)
+            modules.append(conv)
+        else:
+            modules.append(torch.nn.AvgPool2d(k, s))
+    net = torch.nn.Sequential(*modules).double()
+    x = torch.ones(1, 1, n, n, dtype=torch.float64, requires_grad=True)
+    out = net(x)
+    i, j = out.shape[-2] // 2, out.shape[-1] // 2
+    out[0, 0, i, j].backward()
+    rows = torch.nonzero(x.grad[0, 0].sum(dim=1))
+    return int(rows.max() - rows.min() + 1)
+
+
+@pytest.mark.parametrize(
+    "layers",
+    [
+        [(3, 1, 1)] * 3,
+        [(7, 1, 1)],
+        [(3, 1, 1), (2, 2, 1), (3, 1, 1), (2, 2, 1)],
+        [(5, 1, 1), (3, 2, 1), (3, 1, 2), (2, 2, 1), (3, 1, 3)],
+        [(11, 4, 1), (3, 2, 1), (5, 1, 1), (3, 2, 1), (3, 1, 1)],
+    ],
+)
+def test_receptive_field_is_what_autograd_finds(layers):
+    field = cc.receptive_field([tuple(layer) for layer in layers])[-1]["field"]
+    assert field == _torch_field(layers, n=160)
+
+
+def test_receptive_field_reads_the_window_layers_of_a_model():
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(4, 4, 3, dilation=2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4, 2),
+    )
+    table = cc.receptive_field(net)
+    assert [r["layer"] for r in table] == ["0 (Conv2d)", "2 (MaxPool2d)", "3 (Conv2d)"]
+    assert [(r["stride"], r["dilation"]) for r in table] == [(1, 1), (2, 1), (1, 2)]
+    assert [r["field"] for r in table] == [3, 4, 12]
+    assert _torch_field([(3, 1, 1), (2, 2, 1), (3, 1, 2)]) == 12
+
+
+def test_three_3x3_layers_see_what_one_7x7_sees_with_fewer_weights():
+    stack = cc.receptive_field([(3, 1)] * 3)[-1]["field"]
+    single = cc.receptive_field([(7, 1)])[-1]["field"]
+    assert stack == single == _torch_field([(7, 1, 1)])
+    c = 64
+    three = sum(
+        p.numel()
+        for _ in range(3)
+        for p in torch.nn.Conv2d(c, c, 3, bias=False).parameters()
+    )
+    one = sum(p.numel() for p in torch.nn.Conv2d(c, c, 7, bias=False).parameters())
+    assert (three, one) == (27 * c * c, 49 * c * c)
+    assert 3 * cc.conv2d_params(c, c, 3, bias=False) == three
+
+
+@pytest.mark.parametrize(
+    ("layers", "match"),
+    [
+        ("conv", "`layers` must be a torch.nn.Module or a list"),
+        ([(3,)], r"`layers\[0\]` must be \(kernel_size, stride\)"),
+        ([(3, 0)], r"`layers\[0\] stride` must be a positive int"),
+    ],
+)
+def test_receptive_field_names_a_bad_argument(layers, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        cc.receptive_field(layers)
