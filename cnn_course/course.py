@@ -43,7 +43,6 @@ MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN T
 REFERENCE_MODULES = (
     "alexnet",
     "conv",
-    "digits",
     "experiments",
     "filters",
     "params",

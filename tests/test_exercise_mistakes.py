@@ -308,7 +308,7 @@ CATALOGUE += [
 
 C4 = "04_cnn_structure"
 CHAPTER_4_CNN = """
-from cnn_course import digits
+from cnn_course.experiments import digits
 
 def build_cnn():
     return digits.make_cnn()
@@ -646,7 +646,7 @@ def test_copying_chapter_4s_cnn_does_not_meet_exercise_4s_budget():
         c for c in nbrun.cells("04_cnn_structure") if c.grade_id == "test_build_cnn"
     )
     assert f"BUDGET = {budget}" in test.source
-    total = cc.count_params(cc.digits.make_cnn())
+    total = cc.count_params(cc.experiments.digits.make_cnn())
     assert 1.5 * budget < total < 2 * budget
 
 

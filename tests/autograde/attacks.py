@@ -24,7 +24,7 @@ import copy
 import json
 
 import nbformat
-from corpus import (
+from .corpus import (
     Submission,
     _add_cell,
     _break_answer,

@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from _course import ASSIGNMENTS
-from corpus import build_corpus, to_zip
+from .corpus import build_corpus, to_zip
 
 from cnn_course.autograde import sandbox
 from cnn_course.autograde.feedback import hidden_lines

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from attacks import SENTINEL, build_attacks
-from conftest import make_zip, needs_bwrap
+from .attacks import SENTINEL, build_attacks
+from .conftest import make_zip, needs_bwrap
 
 from cnn_course.autograde.feedback import hidden_lines
 from cnn_course.autograde.pipeline import GradeOptions, grade

@@ -13,9 +13,9 @@ import copy
 import csv
 import json
 
-import corpus as grade_corpus
+from . import corpus as grade_corpus
 import pytest
-from conftest import TOY, make_zip, needs_bwrap, toy_source
+from .conftest import TOY, make_zip, needs_bwrap, toy_source
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -16,10 +16,10 @@ import stat
 import zipfile
 from pathlib import Path
 
-import corpus as grade_corpus
+from . import corpus as grade_corpus
 import nbformat
 import pytest
-from conftest import (
+from .conftest import (
     HAVE_BWRAP,
     HIDDEN_ADD,
     HIDDEN_MUL,

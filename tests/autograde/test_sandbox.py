@@ -13,9 +13,10 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
-from conftest import needs_bwrap
+from .conftest import needs_bwrap
 
 from cnn_course.autograde import sandbox
 from cnn_course.course import ASSIGNMENTS, REFERENCE_MODULES
@@ -103,6 +104,22 @@ def test_the_student_edition_keeps_no_reference_code(tmp_path):
     kept = {p.name for p in package.glob("*.py")}
     assert {"grading.py", "tables.py", "_checks.py", "__init__.py"} <= kept
     assert "def __getattr__" in (package / "__init__.py").read_text()
+
+
+def test_every_module_of_the_package_is_kept_or_stubbed():
+    """A new reference module must be named in REFERENCE_MODULES, or the
+    student edition would silently lack it (and nothing would say why)."""
+    import cnn_course
+
+    source = Path(cnn_course.__file__).parent
+    top = {p.stem for p in source.glob("*.py")} | {
+        p.parent.name for p in source.glob("*/__init__.py")
+    }
+    kept = {Path(name).stem for name in sandbox._EDITION_FILES if "/" not in name}
+    stubbed = set(REFERENCE_MODULES)
+    assert stubbed <= top, f"not modules of cnn_course: {sorted(stubbed - top)}"
+    private = {"__init__", "cli", "lab", "release", "autograde"}
+    assert top - private <= kept | stubbed, sorted(top - private - kept - stubbed)
 
 
 def test_pick_uid_avoids_ids_in_use(monkeypatch):
