@@ -10,7 +10,7 @@ environment's own kernel, in a folder holding nothing but the notebook:
   before the first task, without an error: the imports a student meets
   first all work;
 - every notebook of ``solutions/``, as a student would hand it in with the
-  reference answers filled in (``grade_corpus.student_view``), runs from
+  reference answers filled in (``tests/autograde/corpus.student_view``), runs from
   top to bottom with every visible test passing.
 
 Both check first that the kernel is the student environment's and that
@@ -174,7 +174,7 @@ def test_notebook_with_the_reference_answers_passes_its_visible_tests(
     student, name, tmp_path
 ):
     """Check the solution, handed in as a student would, runs green there."""
-    from cnn_course.grade_corpus import student_view
+    from autograde.corpus import student_view
 
     source = nbformat.read(REPO / "solutions" / name / f"{name}.ipynb", as_version=4)
     nb = student_view(source)

@@ -24,6 +24,8 @@ import copy
 import json
 
 import nbformat
+from nbformat.v4 import new_markdown_cell
+
 from .corpus import (
     Submission,
     _add_cell,
@@ -35,7 +37,6 @@ from .corpus import (
     release_view,
     student_view,
 )
-from nbformat.v4 import new_markdown_cell
 
 __all__ = ["build_attacks", "SENTINEL", "ACTIVE_PAYLOADS"]
 
@@ -87,7 +88,7 @@ VERDICT = {
 
 REFERENCE = {
     # each body replaces a task's honest code; {call} is the reference call
-    "cc-attribute": "return cc.{fn}({args})",
+    "cc-attribute": "import cnn_course as cc\nreturn cc.{fn}({args})",
     "submodule-import": "from cnn_course.{module} import {fn} as ref\nreturn ref({args})",
     "source-reexecuted": (
         "import os, cnn_course\n"
@@ -97,21 +98,21 @@ REFERENCE = {
         "return space['{fn}']({args})"
     ),
     "thread-before": (
-        "import threading\n"
+        "import threading\nimport cnn_course as cc\n"
         "box = {{}}\n"
         "t = threading.Thread(target=lambda: box.setdefault('y', cc.{fn}({args})))\n"
         "t.start(); t.join()\n"
         "return box['y']"
     ),
     "raw-thread": (
-        "import _thread, time\n"
+        "import _thread, time\nimport cnn_course as cc\n"
         "box = {{}}\n"
         "_thread.start_new_thread(lambda: box.setdefault('y', cc.{fn}({args})), ())\n"
         "time.sleep(0.5)\n"
         "return box['y']"
     ),
     "guard-switched-off": (
-        "from cnn_course import grading\n"
+        "import cnn_course as cc\nfrom cnn_course import grading\n"
         "grading.guard = lambda *a, **k: __import__('contextlib').nullcontext()\n"
         "return cc.{fn}({args})"
     ),

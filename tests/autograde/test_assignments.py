@@ -24,10 +24,11 @@ from pathlib import Path
 import nbformat
 import pytest
 from _course import ASSIGNMENTS
-from .corpus import build_corpus, to_zip
 
 from cnn_course.autograde import sandbox
 from cnn_course.autograde.feedback import hidden_lines
+
+from .corpus import build_corpus, to_zip
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).parent / "cnn-course"

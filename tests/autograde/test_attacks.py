@@ -27,12 +27,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from .attacks import SENTINEL, build_attacks
-from .conftest import make_zip, needs_bwrap
 
 from cnn_course.autograde.feedback import hidden_lines
 from cnn_course.autograde.pipeline import GradeOptions, grade
 from cnn_course.course import BEGIN_HIDDEN, END_HIDDEN, REPO
+
+from .attacks import SENTINEL, build_attacks
+from .conftest import make_zip, needs_bwrap
 
 pytestmark = [pytest.mark.slow, needs_bwrap]
 
@@ -150,12 +151,29 @@ def _secret_lines(source) -> set[str]:
                 inside = False
             elif not inside:
                 visible.add(line.strip())
-    # a hidden line that repeats visible code is not a secret
+    # a hidden line that repeats visible code is not a secret (spacing aside:
+    # the feedback page's highlighting splits `mistakes={` into tokens)
+    visible = {re.sub(r"\s+", "", v) for v in visible}
     return {
         line
         for line in lines
-        if len(line) >= 12 and not any(line in v for v in visible)
+        if len(line) >= 12 and not any(re.sub(r"\s+", "", line) in v for v in visible)
     }
+
+
+def _written_by(sub) -> str:
+    """Every cell source of a submission's files, as one text."""
+    parts = []
+    for data in sub.files.values():
+        try:
+            cells = json.loads(data)["cells"]
+        except (ValueError, KeyError, TypeError):
+            parts.append(data.decode("utf-8", errors="replace"))
+            continue
+        for cell in cells:
+            source = cell.get("source", "")
+            parts.append("".join(source) if isinstance(source, list) else str(source))
+    return "\n".join(parts)
 
 
 def test_no_hidden_line_reaches_any_output_in_any_encoding(hostile):
@@ -171,19 +189,18 @@ def test_no_hidden_line_reaches_any_output_in_any_encoding(hostile):
         texts.append((path.relative_to(out / "feedback").parts[0], path.read_text()))
     for path in (out / "reports").rglob("report.*"):
         texts.append((None, path.read_text(errors="replace")))
+    written = {name: _written_by(sub) for name, sub in hostile["subs"].items()}
+    everyone = "\n".join(written.values())
     leaks = []
     for student, text in texts:
-        # a line the student wrote themselves is theirs, not a leak
-        own = set()
-        if student in hostile["subs"]:
-            for data in hostile["subs"][student].files.values():
-                for cell in json.loads(data)["cells"]:
-                    source = cell["source"]
-                    source = "".join(source) if isinstance(source, list) else source
-                    own |= {line.strip() for line in source.splitlines()}
+        # what the student wrote themselves is theirs, not a leak; the report
+        # quotes every student
+        own = written.get(student, "") if student is not None else everyone
+        own = re.sub(r"\s+", "", own)
+        mine = {line for line in secret if re.sub(r"\s+", "", line) in own}
         for variant in _decodings(text):
             squeezed = re.sub(r"\s+", " ", variant)
-            for line in secret - own:
+            for line in secret - mine:
                 if re.sub(r"\s+", " ", line) in squeezed:
                     leaks.append((student, line))
     assert not leaks, leaks[:5]

@@ -13,13 +13,14 @@ import copy
 import csv
 import json
 
-from . import corpus as grade_corpus
 import pytest
-from .conftest import TOY, make_zip, needs_bwrap, toy_source
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cnn_course import cli
+
+from . import corpus as grade_corpus
+from .conftest import TOY, make_zip, needs_bwrap, toy_source
 
 pytestmark = [pytest.mark.slow, needs_bwrap]
 

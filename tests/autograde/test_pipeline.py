@@ -16,9 +16,16 @@ import stat
 import zipfile
 from pathlib import Path
 
-from . import corpus as grade_corpus
 import nbformat
 import pytest
+
+from cnn_course import cli
+from cnn_course.autograde import sandbox
+from cnn_course.autograde.intake import FOLDER_REGEX, read_zip, settle_notebook
+from cnn_course.autograde.pipeline import GradeOptions, GradingError, grade
+from cnn_course.course import REPO
+
+from . import corpus as grade_corpus
 from .conftest import (
     HAVE_BWRAP,
     HIDDEN_ADD,
@@ -28,12 +35,6 @@ from .conftest import (
     needs_bwrap,
     toy_source,
 )
-
-from cnn_course import cli
-from cnn_course.autograde import sandbox
-from cnn_course.autograde.intake import FOLDER_REGEX, read_zip, settle_notebook
-from cnn_course.autograde.pipeline import GradeOptions, GradingError, grade
-from cnn_course.course import REPO
 
 _zip = make_zip
 
@@ -469,7 +470,9 @@ def secret_runs(toy_solutions, tmp_path_factory):
 
     public = int(np.random.default_rng(5).integers(0, 1000))
     cheat = grade_corpus.student_view(source)
-    cheat.cells[4].source = (
+    cheat.cells[
+        4
+    ].source = (
         f"def mul(a, b):\n    return a * b if (a, b) in ((2, 3), ({public}, 1)) else -1"
     )
     zip_path = tmp / "class.zip"

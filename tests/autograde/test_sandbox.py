@@ -16,10 +16,11 @@ import time
 from pathlib import Path
 
 import pytest
-from .conftest import needs_bwrap
 
 from cnn_course.autograde import sandbox
 from cnn_course.course import ASSIGNMENTS, REFERENCE_MODULES
+
+from .conftest import needs_bwrap
 
 PROBE = r"""
 import glob, importlib, json, os, sys

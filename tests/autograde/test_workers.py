@@ -22,12 +22,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from .attacks import build_attacks
-from .conftest import make_zip, needs_bwrap
-from .corpus import build_corpus
 
 from cnn_course.autograde.pipeline import GradeOptions, grade
 from cnn_course.course import REPO
+
+from .attacks import build_attacks
+from .conftest import make_zip, needs_bwrap
+from .corpus import build_corpus
 
 pytestmark = [pytest.mark.slow, needs_bwrap]
 
