@@ -338,6 +338,44 @@ def test_compare_gives_the_same_numbers_for_the_same_seed():
         assert "±" in row_a["test_acc_text"]
 
 
+def test_a_cached_seed_gives_the_numbers_training_gives_without_training(
+    tmp_path, monkeypatch
+):
+    fresh = digits.compare(seeds=(1, 2), epochs=1)
+    first = digits.compare(seeds=(1, 2), epochs=1, cache=tmp_path)
+    assert len(list(tmp_path.glob("*.json"))) == 2
+    assert list(first) == list(fresh)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a cached seed was trained again")
+
+    monkeypatch.setattr(digits, "train", no_training)
+    assert list(digits.compare(seeds=(2, 1), epochs=1, cache=tmp_path)[0]["seeds"]) == [
+        2,
+        1,
+    ]
+    again = digits.compare(seeds=(1, 2), epochs=1, cache=tmp_path)
+    assert list(again) == list(fresh)
+    # another number of epochs (or threads, or source) is another key
+    with pytest.raises(AssertionError, match="trained again"):
+        digits.compare(seeds=(1,), epochs=2, cache=tmp_path)
+    with pytest.raises(AssertionError, match="trained again"):
+        digits.compare(seeds=(1,), epochs=1, threads=2, cache=tmp_path)
+
+
+def test_a_damaged_cache_file_is_trained_again(tmp_path):
+    digits.compare(seeds=(3,), epochs=1, cache=tmp_path)
+    (stored,) = tmp_path.glob("*.json")
+    stored.write_text('{"CNN": {}}')
+    fresh = digits.compare(seeds=(3,), epochs=1)
+    assert list(digits.compare(seeds=(3,), epochs=1, cache=tmp_path)) == list(fresh)
+
+
+def test_the_default_cache_follows_xdg_cache_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert digits.default_cache() == tmp_path / "cnn-course" / "digits"
+
+
 def test_compare_prints_parameters_and_accuracies_in_per_cent(table):
     text = str(table)
     assert text.splitlines()[0].split() == [
@@ -368,6 +406,8 @@ def test_compare_names_the_bad_argument():
         digits.compare(seeds=(3, 3))
     with pytest.raises(ValueError, match="`threads` must be a positive int"):
         digits.compare(seeds=(0,), threads=0)
+    with pytest.raises(TypeError, match="`cache` must be a folder's path or None"):
+        digits.compare(seeds=(0,), cache=3)
 
 
 # ---------------------------------------------------------------- differences

@@ -41,7 +41,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import json
+import os
+import platform
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -58,6 +63,7 @@ __all__ = [
     "Difference",
     "accuracy",
     "compare",
+    "default_cache",
     "difference",
     "load_split",
     "make_cnn",
@@ -497,7 +503,10 @@ MEASURES = ("train_acc", "test_acc", "shifted_acc", "shift_loss")
 
 
 def compare(
-    seeds: Sequence[int] = BOOK_SEEDS, epochs: int = 20, threads: int = 1
+    seeds: Sequence[int] = BOOK_SEEDS,
+    epochs: int = 20,
+    threads: int = 1,
+    cache: str | os.PathLike | None = None,
 ) -> Table:
     """Train every network of :func:`models` on each seed; tabulate the results.
 
@@ -511,6 +520,13 @@ def compare(
     epochs : int, default 20
     threads : int, default 1
         Torch threads for training and testing.
+    cache : path-like or None, default None
+        A folder that keeps each seed's results (see :func:`default_cache`).
+        A seed found there is not trained again. The key covers everything
+        the numbers depend on: the seed, ``epochs``, ``threads``, this
+        module's source and the versions of the libraries and the processor
+        model, so a result is reused only where training would give it
+        again. ``None`` trains every seed.
 
     Returns
     -------
@@ -537,23 +553,22 @@ def compare(
         | {key: [] for key in MEASURES}
         for name in factories
     }
+    if cache is not None and not isinstance(cache, (str, os.PathLike)):
+        raise TypeError(
+            f"`cache` must be a folder's path or None, got {_describe(cache)}"
+        )
     for seed in seeds:
-        x_train, x_test, y_train, y_test = load_split(seed)
-        shifted = [shift_images(x_test, dy, dx) for dy, dx in SHIFTS]
-        for name, make in factories.items():
-            with _reproducible(seed, threads):
-                model = make()
-            train(model, x_train, y_train, epochs=epochs, seed=seed, threads=threads)
+        found = _cached(cache, seed, epochs, threads, factories)
+        if found is None:
+            found = _run_seed(seed, epochs, threads, factories)
+            _store(cache, seed, epochs, threads, found)
+        for name, measured in found.items():
             row = rows[name]
-            row["params"] = count_params(model)
-            test = accuracy(model, x_test, y_test, threads)
-            moved = float(
-                np.mean([accuracy(model, xs, y_test, threads) for xs in shifted])
-            )
-            row["train_acc"].append(accuracy(model, x_train, y_train, threads))
-            row["test_acc"].append(test)
-            row["shifted_acc"].append(moved)
-            row["shift_loss"].append(test - moved)
+            row["params"] = measured["params"]
+            row["train_acc"].append(measured["train_acc"])
+            row["test_acc"].append(measured["test_acc"])
+            row["shifted_acc"].append(measured["shifted_acc"])
+            row["shift_loss"].append(measured["test_acc"] - measured["shifted_acc"])
     for row in rows.values():
         for key in ("train_acc", "test_acc", "shifted_acc"):
             row[key + "_text"] = _percent(row[key])
@@ -573,6 +588,87 @@ def compare(
             "shifted_acc_text": "moved test accuracy",
         },
     )
+
+
+def _run_seed(seed: int, epochs: int, threads: int, factories) -> dict:
+    """Train and test every model on one seed: {model: measures}."""
+    x_train, x_test, y_train, y_test = load_split(seed)
+    shifted = [shift_images(x_test, dy, dx) for dy, dx in SHIFTS]
+    found = {}
+    for name, make in factories.items():
+        with _reproducible(seed, threads):
+            model = make()
+        train(model, x_train, y_train, epochs=epochs, seed=seed, threads=threads)
+        found[name] = {
+            "params": count_params(model),
+            "train_acc": accuracy(model, x_train, y_train, threads),
+            "test_acc": accuracy(model, x_test, y_test, threads),
+            "shifted_acc": float(
+                np.mean([accuracy(model, xs, y_test, threads) for xs in shifted])
+            ),
+        }
+    return found
+
+
+def default_cache() -> Path:
+    """The user's cache folder for :func:`compare`.
+
+    ``cnn-course/digits`` in ``$XDG_CACHE_HOME``, or in ``~/.cache``.
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "cnn-course" / "digits"
+
+
+def _processor() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _cache_key(seed: int, epochs: int, threads: int) -> str:
+    """What one seed's numbers depend on, as a hash."""
+    from importlib.metadata import version
+
+    import torch
+
+    facts = {
+        "source": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+        "seed": seed,
+        "epochs": epochs,
+        "threads": threads,
+        "libraries": [version(n) for n in ("torch", "numpy", "scikit-learn")],
+        "torch": torch.__version__,
+        "machine": [platform.machine(), _processor()],
+    }
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _cached(cache, seed, epochs, threads, factories) -> dict | None:
+    if cache is None:
+        return None
+    path = Path(cache) / f"{_cache_key(seed, epochs, threads)}.json"
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(found, dict) or set(found) != set(factories):
+        return None
+    return found
+
+
+def _store(cache, seed, epochs, threads, found) -> None:
+    if cache is None:
+        return
+    folder = Path(cache)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{_cache_key(seed, epochs, threads)}.json"
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(json.dumps(found))
+    partial.replace(path)
 
 
 @dataclasses.dataclass(frozen=True)
