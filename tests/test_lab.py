@@ -116,12 +116,20 @@ def pins(path: Path) -> dict[str, str]:
 
 def test_make_lab_runs_this_module_in_a_venv_of_the_student_requirements():
     # `make -n` prints what it would run; -W says requirements-student.txt changed
+    # (under `make test` this runs inside make: drop what the outer make
+    # passes down, or the output gains "Entering directory" lines)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")
+    }
     dry = subprocess.run(
-        ["make", "-n", "lab", "-W", "requirements-student.txt"],
+        ["make", "--no-print-directory", "-n", "lab", "-W", "requirements-student.txt"],
         cwd=REPO,
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     ).stdout
     assert "-m venv .venv-student" in dry
     assert ".venv-student/bin/pip install --quiet -r requirements-student.txt" in dry
